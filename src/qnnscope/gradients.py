@@ -1,0 +1,204 @@
+"""Gradient sampling of one sweep point: the shard a job writes, and the summary of shards.
+
+A shard has one row per (sample, parameter): the sweep-point columns, ``chunk``, ``sample``,
+``param_index`` / ``param_layer`` / ``param_wire`` (which parameter the gradient belongs to),
+``grad`` (∂C/∂θ[param_index]), ``cost`` (C at the sample; the cost's name is ``cost_function``) and the provenance columns of
+:func:`qnnscope.io.provenance`.  Schemas are documented in ``docs/schemas.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from qnnscope import sampling, stats
+from qnnscope.backends import available, get_backend
+from qnnscope.backends.torch_backend import METHODS
+from qnnscope.circuits import ANSATZE, Circuit, build
+from qnnscope.costs import Observable, make_cost
+from qnnscope.io import provenance
+from qnnscope.sim.engine import resolve_dtype
+
+log = logging.getLogger(__name__)
+
+POINT_COLUMNS = (
+    "model", "ansatz", "n_qubits", "depth", "cost_function", "init", "sigma", "identity_block", "backend", "dtype", "method",
+)
+"""Columns that identify a sweep point in shards and tables."""
+BLOCK = 512
+"""Samples per engine call: bounds memory and gives progress updates."""
+
+
+@dataclass(frozen=True)
+class GradientPoint:
+    """One sweep point of a VQC gradient study (see ``config/README.md`` for each field)."""
+
+    ansatz: str
+    n_qubits: int
+    depth: int
+    cost: str = "global"
+    init: str = "uniform"
+    sigma: float | None = None
+    identity_block: int = 0
+    backend: str = "torch"
+    dtype: str = "complex64"
+    method: str = "auto"
+    device: str = "cpu"
+    params: str = "first"
+
+    def columns(self) -> dict:
+        """The sweep-point columns of this point's rows."""
+        out = {k: v for k, v in asdict(self).items() if k in POINT_COLUMNS}
+        return {"model": "vqc", "cost_function": self.cost} | out
+
+    def seed_key(self) -> dict:
+        """What the random draw depends on: the circuit and the distribution, not the cost or the
+        backend, so different costs and backends of one study see the same parameter draws."""
+        return {
+            "model": "vqc",
+            "ansatz": self.ansatz,
+            "n_qubits": int(self.n_qubits),
+            "depth": int(self.depth),
+            "init": self.init,
+            "sigma": None if self.sigma is None else float(self.sigma),
+            "identity_block": int(self.identity_block),
+        }
+
+
+def resolve_params(spec: str, circuit: Circuit, key: str = "params") -> list[int]:
+    """``first`` / ``last`` / ``all`` / comma-separated slot indices → list of slots."""
+    last = circuit.n_params - 1
+    if spec == "first":
+        return [0]
+    if spec == "last":
+        return [last]
+    if spec == "all":
+        return list(range(circuit.n_params))
+    try:
+        slots = [int(x) for x in str(spec).split(",") if x.strip()]
+    except ValueError:
+        slots = []
+    if not slots or any(not 0 <= s <= last for s in slots):
+        raise ValueError(
+            f"{key}: {spec!r} is not allowed; use 'first', 'last', 'all' or comma-separated indices in 0..{last}"
+        )
+    return slots
+
+
+def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circuit, Observable, list[int]]:
+    """Check every option of a point before any work; errors name the option, the value and what
+    is allowed.  Returns the circuit, observable and parameter slots."""
+    key = lambda name: f"{prefix}{name}"  # noqa: E731 - option names differ between CLI and config
+    if point.ansatz not in ANSATZE:
+        raise ValueError(f"{key('ansatz')}: unknown ansatz {point.ansatz!r}; allowed: {', '.join(sorted(ANSATZE))}")
+    minimum = 2 if point.ansatz == "alternating" else 1
+    if int(point.n_qubits) < minimum:
+        raise ValueError(f"{key('qubits')}: {point.ansatz} needs at least {minimum} qubits, got {point.n_qubits}")
+    if int(point.depth) < 1:
+        raise ValueError(f"{key('depth')}: must be >= 1, got {point.depth}")
+    if samples < 2:
+        raise ValueError(f"{key('samples')}: must be >= 2 (a sample variance needs two draws), got {samples}")
+    if point.backend not in available():
+        raise ValueError(f"{key('backend')}: unknown backend {point.backend!r}; allowed: {', '.join(available())}")
+    try:
+        resolve_dtype(point.dtype)
+    except ValueError as exc:
+        raise ValueError(f"{key('dtype')}: {exc}") from None
+    if point.method not in METHODS:
+        raise ValueError(f"{key('method')}: unknown method {point.method!r}; allowed: {', '.join(METHODS)}")
+    if point.backend != "torch" and (point.method != "auto" or point.device != "cpu"):
+        raise ValueError(f"{key('method')}/{key('device')}: only the torch backend takes a method or device")
+    if point.init not in sampling.INITS:
+        raise ValueError(f"{key('init')}: unknown init {point.init!r}; allowed: {', '.join(sampling.INITS)}")
+    if (point.init == "identity_block") != (int(point.identity_block) > 0):
+        raise ValueError(
+            f"{key('identity-block')}: init 'identity_block' and identity_block > 0 go together, "
+            f"got init={point.init!r}, identity_block={point.identity_block}"
+        )
+    try:
+        circuit = build(point.ansatz, int(point.n_qubits), int(point.depth), int(point.identity_block))
+    except ValueError as exc:
+        raise ValueError(f"{key('depth')}: {exc}") from None
+    observable = make_cost(point.cost, circuit.n_qubits, key=key("cost"))
+    params = resolve_params(point.params, circuit, key=key("params"))
+    if point.init == "normal" and not (point.sigma and point.sigma > 0):
+        raise ValueError(f"{key('sigma')}: init 'normal' needs sigma > 0, got {point.sigma}")
+    return circuit, observable, params
+
+
+def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int = 0, progress: bool | None = None) -> pd.DataFrame:
+    """Draw ``samples`` parameter vectors for chunk ``chunk`` of ``point`` and return the shard."""
+    circuit, observable, params = validate(point, samples)
+    seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
+    theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
+    options = {"device": point.device, "method": point.method} if point.backend == "torch" else {}
+    backend = get_backend(point.backend, **options)
+    costs, grads = np.empty(samples), np.empty((samples, len(params)))
+    start = time.perf_counter()
+    show = sys.stderr.isatty() if progress is None else progress
+    for lo in tqdm(range(0, samples, BLOCK), desc=f"{point.ansatz} n={point.n_qubits} L={point.depth}", disable=not show):
+        hi = min(samples, lo + BLOCK)
+        c, g = backend.evaluate(circuit, observable, theta[lo:hi], choices[lo:hi], params, point.dtype)
+        costs[lo:hi], grads[lo:hi] = c, g
+    wall = time.perf_counter() - start
+    log.info("%s: %d samples x %d params in %.2f s", point, samples, len(params), wall)
+    first_wire = {p: circuit.ops[circuit.param_gates(p)[0]].wires[0] for p in params}
+    frame = pd.DataFrame(
+        {
+            "chunk": np.int64(chunk),
+            "sample": np.repeat(np.arange(samples, dtype=np.int64), len(params)),
+            "param_index": np.tile(np.asarray(params, dtype=np.int64), samples),
+            "param_layer": np.tile(np.asarray([circuit.param_layer[p] for p in params], dtype=np.int64), samples),
+            "param_wire": np.tile(np.asarray([first_wire[p] for p in params], dtype=np.int64), samples),
+            "grad": grads.reshape(-1),
+            "cost": np.repeat(costs, len(params)),
+        }
+    )
+    for name, value in point.columns().items():
+        frame[name] = value
+    for name, value in provenance(point.backend, point.dtype, point.device, seed, wall).items():
+        frame[name] = value
+    columns = list(point.columns()) + [c for c in frame.columns if c not in point.columns()]
+    return frame[columns]
+
+
+def summarize(shards: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
+    """Per point and parameter: n_samples, grad_mean, grad_var (ddof=1) with bootstrap CIs,
+    cost_mean and cost_var; bootstrap seeds derive from the group key."""
+    keys = [c for c in POINT_COLUMNS if c in shards.columns] + ["param_index", "param_layer", "param_wire"]
+    duplicated = shards.duplicated(keys + ["chunk", "sample"])
+    if duplicated.any():
+        first = shards[duplicated].iloc[0]
+        raise ValueError(
+            f"the same chunk {first['chunk']} of point {first[keys].to_dict()} appears in more than one shard"
+        )
+    rows = []
+    for key, group in shards.groupby(keys, sort=True, dropna=False):
+        g = stats.summarize(group["grad"].to_numpy(), n_boot=n_boot, ci=ci, seed=sampling.stable_seed(list(map(str, key))))
+        cost = group["cost"].to_numpy()
+        rows.append(
+            dict(zip(keys, key))
+            | {
+                "n_samples": g["n"],
+                "grad_mean": g["mean"],
+                "grad_mean_lo": g["mean_lo"],
+                "grad_mean_hi": g["mean_hi"],
+                "grad_var": g["var"],
+                "grad_var_lo": g["var_lo"],
+                "grad_var_hi": g["var_hi"],
+                "ci": g["ci"],
+                "ci_method": g["ci_method"],
+                "cost_mean": float(cost.mean()),
+                "cost_var": float(cost.var(ddof=1)),
+                "n_chunks": int(group["chunk"].nunique()),
+                "qnnscope_version": group["qnnscope_version"].iloc[0],
+                "wall_time_s": float(group.drop_duplicates("chunk")["wall_time_s"].sum()),
+            }
+        )
+    return pd.DataFrame(rows)
