@@ -3,6 +3,7 @@
     qnnscope gradients --ansatz mcclean --qubits 6 --depth 60 --cost zz --params first \\
         --samples 2000 --seed 1 --backend torch --dtype complex128 --out shard.parquet
     qnnscope summarize shard.parquet [more.parquet ...] --out table.parquet
+    qnnscope fit table.parquet --out fits.parquet
 
 Every option is checked before any work starts; a bad value exits with status 2 and a message
 naming the option, the value and what is allowed, and writes no file.
@@ -15,7 +16,7 @@ import logging
 import sys
 
 from qnnscope import __version__
-from qnnscope.gradients import GradientPoint, compute, summarize, validate
+from qnnscope.gradients import GradientPoint, compute, fit, summarize, validate
 from qnnscope.io import read_tables, write_parquet
 
 
@@ -48,7 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CIs")
     s.add_argument("--ci", type=float, default=0.95, help="confidence level of the CIs")
     s.add_argument("--out", required=True, help="output Parquet table (written atomically)")
+    f = sub.add_parser("fit", help="scaling fits of the variance against the qubit count")
+    f.add_argument("table", help="Parquet table written by 'qnnscope summarize'")
+    f.add_argument("--ci", type=float, default=0.95, help="confidence level of the slope CIs")
+    f.add_argument("--out", required=True, help="output Parquet table (written atomically)")
     return parser
+
+
+def _fit(args: argparse.Namespace) -> None:
+    fits = fit(read_tables([args.table]), ci=args.ci)
+    write_parquet(fits, args.out)
+    shown = ["ansatz", "cost_function", "depths", "param_index", "model", "exp_b", "exp_b_lo", "exp_b_hi", "poly_b"]
+    print(fits[shown].to_string(index=False))
 
 
 def _gradients(args: argparse.Namespace) -> None:
@@ -86,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        {"gradients": _gradients, "summarize": _summarize}[args.command](args)
+        {"gradients": _gradients, "summarize": _summarize, "fit": _fit}[args.command](args)
     except (ValueError, FileNotFoundError) as exc:
         parser.exit(2, f"qnnscope {args.command}: error: {exc}\n")
     return 0

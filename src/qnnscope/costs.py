@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TERM = re.compile(r"^\s*(?:([+-]?\s*[0-9.eE+-]+)\s*\*\s*)?((?:[XYZ]\d+)+)\s*$")
+_NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_TERM = re.compile(rf"\s*([+-])?\s*(?:({_NUMBER})\s*\*\s*)?((?:[XYZ]\d+)+)\s*")
 _LETTER = re.compile(r"([XYZ])(\d+)")
 
 
@@ -38,15 +39,15 @@ class Observable:
         return all(letter == "Z" for _, string in self.terms for _, letter in string)
 
 
-def _parse_string(text: str, n_qubits: int, key: str) -> tuple[tuple[int, str], ...]:
+def _parse_string(text: str, n_qubits: int, key: str, spec: str) -> tuple[tuple[int, str], ...]:
     pairs = [(int(w), letter) for letter, w in _LETTER.findall(text)]
     wires = [w for w, _ in pairs]
     if len(set(wires)) != len(wires):
-        raise ValueError(f"{key}: Pauli string {text!r} repeats a wire")
+        raise ValueError(f"{key}: Pauli string {text!r} in {spec!r} repeats a wire")
     for w in wires:
         if w >= n_qubits:
             raise ValueError(
-                f"{key}: {text!r} acts on wire {w} but the circuit has {n_qubits} qubits "
+                f"{key}: term {text!r} of {spec!r} acts on wire {w} but the circuit has {n_qubits} qubits "
                 f"(wires 0..{n_qubits - 1})"
             )
     return tuple(sorted(pairs))
@@ -66,17 +67,16 @@ def make_cost(spec: str, n_qubits: int, key: str = "cost") -> Observable:
         return Observable(n_qubits, terms, constant=0.5, name="local")
     if low == "zz":
         text = "Z0Z1"
-    parts = [p for p in re.split(r"\s+(?=[+-])|(?<=\S)\s*\+\s*", text) if p.strip()]
     terms = []
-    for part in parts:
-        m = _TERM.match(part.replace(" ", ""))
-        if not m:
+    pos = 0
+    while pos < len(text) or not terms:
+        m = _TERM.match(text, pos)
+        if not m or m.end() == pos or (terms and not m.group(1)):
             raise ValueError(
                 f"{key}: cannot read {spec!r}; allowed: 'global', 'local', 'zz', a Pauli string "
                 "such as 'Z0Z1', or a weighted sum such as '0.5*Z0Z1 - 0.25*X2'"
             )
-        coeff = float(m.group(1).replace(" ", "")) if m.group(1) else 1.0
-        if m.group(1) is None and part.strip().startswith("-"):
-            coeff = -1.0
-        terms.append((coeff, _parse_string(m.group(2), n_qubits, key)))
+        coeff = float(m.group(2)) if m.group(2) else 1.0
+        terms.append((-coeff if m.group(1) == "-" else coeff, _parse_string(m.group(3), n_qubits, key, spec)))
+        pos = m.end()
     return Observable(n_qubits, tuple(terms), name=spec.strip())

@@ -31,8 +31,8 @@ POINT_COLUMNS = (
     "model", "ansatz", "n_qubits", "depth", "cost_function", "init", "sigma", "identity_block", "backend", "dtype", "method",
 )
 """Columns that identify a sweep point in shards and tables."""
-BLOCK = 512
-"""Samples per engine call: bounds memory and gives progress updates."""
+BLOCK_AMPLITUDES = 2**24
+"""Amplitudes per engine call (samples × 2^n): bounds memory and paces the progress bar."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,13 @@ def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circ
     params = resolve_params(point.params, circuit, key=key("params"))
     if point.init == "normal" and not (point.sigma and point.sigma > 0):
         raise ValueError(f"{key('sigma')}: init 'normal' needs sigma > 0, got {point.sigma}")
+    if point.init != "normal" and point.sigma is not None:
+        raise ValueError(f"{key('sigma')}: applies only to init 'normal', got sigma={point.sigma} with init={point.init!r}")
+    if point.device != "cpu":
+        import torch
+
+        if not point.device.startswith("cuda") or not torch.cuda.is_available():
+            raise ValueError(f"{key('device')}: {point.device!r} is not available here; allowed: cpu" + (", cuda" if torch.cuda.is_available() else ""))
     return circuit, observable, params
 
 
@@ -142,8 +149,9 @@ def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int =
     costs, grads = np.empty(samples), np.empty((samples, len(params)))
     start = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
-    for lo in tqdm(range(0, samples, BLOCK), desc=f"{point.ansatz} n={point.n_qubits} L={point.depth}", disable=not show):
-        hi = min(samples, lo + BLOCK)
+    block = max(16, BLOCK_AMPLITUDES >> circuit.n_qubits)
+    for lo in tqdm(range(0, samples, block), desc=f"{point.ansatz} n={point.n_qubits} L={point.depth}", disable=not show):
+        hi = min(samples, lo + block)
         c, g = backend.evaluate(circuit, observable, theta[lo:hi], choices[lo:hi], params, point.dtype)
         costs[lo:hi], grads[lo:hi] = c, g
     wall = time.perf_counter() - start
@@ -201,4 +209,34 @@ def summarize(shards: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.
                 "wall_time_s": float(group.drop_duplicates("chunk")["wall_time_s"].sum()),
             }
         )
+    return pd.DataFrame(rows)
+
+
+def fit(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
+    """Scaling fits of grad_var against n_qubits (see :func:`qnnscope.stats.fit_scaling`), one
+    row per group of the other point columns and parameter.  A group whose qubit counts each
+    come with one depth (e.g. depth = 20n) is fitted across depths, listed in ``depths``; a group
+    with several depths per qubit count is split by depth."""
+    others = [c for c in POINT_COLUMNS if c in table.columns and c not in ("n_qubits", "depth")] + ["param_index"]
+    rows = []
+    for key, group in table.groupby(others, sort=True, dropna=False):
+        parts = [group] if not group["n_qubits"].duplicated().any() else [g for _, g in group.groupby("depth")]
+        for part in parts:
+            part = part.sort_values("n_qubits")
+            if part["n_qubits"].nunique() < 3:
+                continue
+            result = stats.fit_scaling(part["n_qubits"], part["grad_var"], part["grad_var_lo"], part["grad_var_hi"], ci)
+            row = dict(zip(others, key)) | {
+                "depths": ",".join(map(str, part["depth"])),
+                "n_qubits": ",".join(map(str, part["n_qubits"])),
+                "n_points": result["n_points"],
+                "model": result["model"],
+                "ci": ci,
+            }
+            for name, prefix in (("exponential", "exp"), ("polynomial", "poly")):
+                for field in ("a", "b", "b_se", "b_lo", "b_hi", "r2", "aic"):
+                    row[f"{prefix}_{field}"] = result[name][field]
+            rows.append(row)
+    if not rows:
+        raise ValueError("no group has grad_var at three or more qubit counts; nothing to fit")
     return pd.DataFrame(rows)

@@ -51,6 +51,8 @@ class TorchBackend:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Costs (S,) and ∂⟨O⟩/∂θ[params] (S, k) as float64 numpy arrays."""
         theta, choices, params = check_batch(circuit, observable, theta, choices, params, dtype)
+        if len(theta) == 0:
+            return np.zeros(0), (np.zeros((0, len(params))) if params else None)
         if not params:
             costs = engine.expectation(circuit, observable, theta, choices, self.device, dtype)
             return costs.double().cpu().numpy(), None

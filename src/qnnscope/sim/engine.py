@@ -41,8 +41,11 @@ from qnnscope.sim.layout import Program, lower
 from qnnscope.sim.observables import observable_groups
 from qnnscope.sim.plan import AXIS, FIXED, Diagonal, OneQubit, Plan, compile_plan
 
-CHUNK_BYTES = 256 * 2**20
-"""Largest block of final states held at once (samples are processed in chunks of this size)."""
+CHUNK_BYTES = 64 * 2**20
+"""Memory per chunk of samples (states plus per-sample gate matrices and their temporaries)."""
+LANE_QUBITS = 10
+"""Up to this many qubits the CPU kernel vectorises across samples (states are too short to
+vectorise along); above it, one sample's state per core at a time stays in cache."""
 REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 _PAULI = torch.tensor([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=torch.complex128)
 
@@ -65,6 +68,7 @@ class Compiled:
     device: torch.device
     dtype: torch.dtype
     gate_steps: list[int]  # plan step index of each single-qubit step (= coefficient column)
+    single_rotation: torch.Tensor  # per gate step: rotation position of its first factor (0 if fixed)
     diags: dict[int, torch.Tensor]
     perms: dict[int, torch.Tensor]
     inv_perms: dict[int, torch.Tensor]
@@ -99,14 +103,17 @@ def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype=
             inv[k] = torch.as_tensor(np.argsort(step.perm), device=dev)
     program = None
     if dev.type == "cpu":
-        program = lower(plan)
+        program = lower(plan, rotate_layout=circuit.n_qubits > LANE_QUBITS)
         program.diags = program.diags.astype(np.float32 if cdt == torch.complex64 else np.float64)
     rots = [circuit.ops[i] for i in plan.rotations]
+    gate_steps = [k for k, s in enumerate(plan.steps) if isinstance(s, OneQubit)]
+    first = [plan.rot_pos.get(plan.steps[k].factors[0], 0) for k in gate_steps]
     compiled = Compiled(
         plan=plan,
         device=dev,
         dtype=cdt,
-        gate_steps=[k for k, s in enumerate(plan.steps) if isinstance(s, OneQubit)],
+        gate_steps=gate_steps,
+        single_rotation=torch.tensor(first, dtype=torch.long, device=dev),
         diags=diags,
         perms=perms,
         inv_perms=inv,
@@ -129,14 +136,17 @@ def _rotation_axes(c: Compiled, choices: torch.Tensor) -> torch.Tensor:
 
 
 def rotation_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, offsets=None) -> torch.Tensor:
-    """(S, n_rot, 2, 2) matrices R_P(θ) = cos(θ/2) I − i sin(θ/2) P, vectorised over everything."""
+    """(S, n_rot, 2, 2) matrices R_P(θ) = cos(θ/2) I − i sin(θ/2) P, vectorised over everything:
+    with P = xX + yY + zZ (one-hot), R = [[c − isz, −sy − isx], [sy − isx, c + isz]]."""
     angles = torch.where(c.rot_slot >= 0, theta[:, c.rot_slot.clamp(min=0)], c.rot_angle)
     if offsets is not None:
         angles = angles + offsets
-    half = angles / 2
-    cos, sin = torch.cos(half).to(c.dtype), torch.sin(half).to(c.dtype)
-    pauli = _PAULI.to(device=c.device, dtype=c.dtype)[_rotation_axes(c, choices)]
-    return cos[..., None, None] * torch.eye(2, dtype=c.dtype, device=c.device) - 1j * sin[..., None, None] * pauli
+    cos, sin = torch.cos(angles / 2), torch.sin(angles / 2)
+    axes = _rotation_axes(c, choices)
+    sx, sy, sz = (sin * (axes == a) for a in range(3))
+    real = torch.stack([cos, -sy, sy, cos], -1)
+    imag = torch.stack([-sz, -sx, -sx, sz], -1)
+    return torch.complex(real, imag).to(c.dtype).reshape(*angles.shape, 2, 2)
 
 
 def _factor(c: Compiled, rot: torch.Tensor, i: int) -> torch.Tensor:
@@ -147,17 +157,22 @@ def _factor(c: Compiled, rot: torch.Tensor, i: int) -> torch.Tensor:
     return gate.expand(rot.shape[0], 2, 2)
 
 
-def step_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, offsets=None) -> torch.Tensor:
-    """(S, n_gate_steps, 2, 2): the fused matrix of every single-qubit step, per sample."""
-    rot = rotation_matrices(c, theta, choices, offsets)
-    mats = []
-    for k in c.gate_steps:
+def step_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, offsets=None, rot=None) -> torch.Tensor:
+    """(S, n_gate_steps, 2, 2): the fused matrix of every single-qubit step, per sample; steps
+    made of one rotation are gathered in one indexing op, longer chains multiplied out."""
+    if rot is None:
+        rot = rotation_matrices(c, theta, choices, offsets)
+    mats = rot[:, c.single_rotation]
+    for j, k in enumerate(c.gate_steps):
+        factors = c.plan.steps[k].factors
+        if len(factors) == 1 and factors[0] in c.plan.rot_pos:
+            continue
         m = None
-        for i in c.plan.steps[k].factors:
+        for i in factors:
             f = _factor(c, rot, i)
             m = f if m is None else f @ m
-        mats.append(m)
-    return torch.stack(mats, 1)
+        mats[:, j] = m
+    return mats
 
 
 def _apply_1q(psi: torch.Tensor, m: torch.Tensor, wire: int, n: int, out: torch.Tensor | None) -> torch.Tensor:
@@ -206,8 +221,12 @@ def _planar(psi: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 def _kernel(c: Compiled, psi: torch.Tensor, coef: np.ndarray, rows: np.ndarray) -> torch.Tensor:
     """Run kernel program ``rows`` on batch-first states ``psi`` (b, 2^n) with coefficients
     ``coef`` (b, n_gate_steps, 8); returns the new states."""
-    re, im = _planar(psi)
     p = c.program
+    if c.n <= LANE_QUBITS:
+        re, im = _planar(psi.T)
+        kernels.evolve_lanes(re, im, np.ascontiguousarray(coef.transpose(1, 2, 0)), rows, p.diags, p.perms, c.n)
+        return torch.complex(torch.from_numpy(re), torch.from_numpy(im)).T
+    re, im = _planar(psi)
     kernels.evolve(re, im, coef, rows, p.diags, p.perms, c.n)
     return torch.complex(torch.from_numpy(re), torch.from_numpy(im))
 
@@ -229,8 +248,10 @@ def final_states(c: Compiled, mats: torch.Tensor, functional: bool = False) -> t
 
 
 def _chunk(c: Compiled, copies: int = 1) -> int:
-    """Samples per chunk so that ``copies`` states per sample stay within CHUNK_BYTES."""
-    per = (2**c.n) * torch.empty((), dtype=c.dtype).element_size() * copies
+    """Samples per chunk so that ``copies`` states per sample and the per-sample gate matrices
+    (about 16 complex numbers per rotation while they are built) stay within CHUNK_BYTES."""
+    item = torch.empty((), dtype=c.dtype).element_size()
+    per = item * (copies * 2**c.n + 16 * len(c.plan.rotations))
     return max(1, CHUNK_BYTES // per)
 
 
@@ -338,11 +359,12 @@ def param_shift(circuit: Circuit, observable: Observable, theta, choices, params
     return values[0], grads
 
 
-def generators(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, slots=None) -> dict[int, list[tuple[int, torch.Tensor]]]:
+def generators(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, slots=None, rot=None) -> dict[int, list[tuple[int, torch.Tensor]]]:
     """Per single-qubit step k: (slot, G) for each trainable factor (of ``slots``, default all),
     G = A P A† with A the factors after it in the step, so ∂(step output)/∂θ = (−i/2) G · output."""
     wanted = set(range(c.plan.circuit.n_params) if slots is None else slots)
-    rot = rotation_matrices(c, theta, choices)
+    if rot is None:
+        rot = rotation_matrices(c, theta, choices)
     pauli = _PAULI.to(device=c.device, dtype=c.dtype)[_rotation_axes(c, choices)]
     ops = c.plan.circuit.ops
     gens: dict[int, list[tuple[int, torch.Tensor]]] = {}
@@ -376,8 +398,9 @@ def tangent(circuit: Circuit, observable: Observable, theta, choices, params, dt
     for s in range(0, S, size):
         sl = slice(s, s + size)
         b = theta[sl].shape[0]
-        mats = step_matrices(c, theta[sl], choices[sl])
-        gens = generators(c, theta[sl], choices[sl], params)
+        rot = rotation_matrices(c, theta[sl], choices[sl])
+        mats = step_matrices(c, theta[sl], choices[sl], rot=rot)
+        gens = generators(c, theta[sl], choices[sl], params, rot=rot)
         coef = _coefficients(mats)
         psi = torch.zeros(b, 2**c.n, dtype=c.dtype)
         psi[:, 0] = 1
@@ -418,8 +441,9 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
     for s in range(0, S, size):
         sl = slice(s, s + size)
         b = theta[sl].shape[0]
-        mats = step_matrices(c, theta[sl], choices[sl])
-        gens = generators(c, theta[sl], choices[sl])
+        rot = rotation_matrices(c, theta[sl], choices[sl])
+        mats = step_matrices(c, theta[sl], choices[sl], rot=rot)
+        gens = generators(c, theta[sl], choices[sl], rot=rot)
         psi = final_states(c, mats)
         lam = obs.apply(psi)
         costs[sl] = (psi.conj() * lam).sum(1).real

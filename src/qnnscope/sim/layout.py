@@ -38,12 +38,13 @@ def _logical_index(pos: list[int], n: int, bits: np.ndarray) -> np.ndarray:
     return (bits[:, pos] * weights).sum(1)
 
 
-def lower(plan: Plan) -> Program:
+def lower(plan: Plan, rotate_layout: bool = True) -> Program:
     """Lower ``plan`` (see module docstring).  Consecutive single-qubit steps act on distinct
     wires and commute, so within such a run the gates with long runs go first and the rest
-    after one rotation; diagonals are float64 here, cast by the caller."""
+    after one rotation; ``rotate_layout=False`` keeps the logical layout throughout (for the
+    lane kernel).  Diagonals are float64 here, cast by the caller."""
     n = plan.circuit.n_qubits
-    k_rot = n // 2
+    k_rot = n // 2 if rotate_layout else 0
     bits = _bits(n)
     pos = list(range(n))
     rows: list[tuple[int, int, int]] = []

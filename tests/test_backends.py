@@ -1,5 +1,6 @@
-"""PennyLane (default.qubit, lightning.qubit) and qiskit-aer agree with each other and with a
-dense numpy oracle to 1e-10 in complex128, on every ansatz and cost."""
+"""The engine (every gradient method), PennyLane (default.qubit, lightning.qubit) and qiskit-aer
+agree with each other and with a dense numpy oracle to 1e-10 in complex128, on every ansatz and
+cost."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from qnnscope.backends.pennylane_backend import PennyLaneBackend
 from qnnscope.backends.qiskit_backend import AerBackend
+from qnnscope.backends.torch_backend import TorchBackend
 from qnnscope.circuits import ANSATZE, Circuit, Op, build
 from qnnscope.costs import Observable, make_cost
 
@@ -115,6 +117,10 @@ def oracle(circuit, observable, theta, choices, params):
 # --- cases --------------------------------------------------------------------------------
 
 BACKENDS = {
+    "torch": TorchBackend(),
+    "torch-adjoint": TorchBackend(method="adjoint"),
+    "torch-param-shift": TorchBackend(method="param-shift"),
+    "torch-autograd": TorchBackend(method="autograd"),
     "pennylane": PennyLaneBackend("default.qubit"),
     "lightning": PennyLaneBackend("lightning.qubit"),
     "qiskit-aer": AerBackend(),
@@ -155,7 +161,7 @@ def test_backends_agree_with_each_other_and_the_oracle(seed, case):
     circuit, observable, theta, choices, params = _instance(*case, seed=seed)
     expected_costs, expected_grads = oracle(circuit, observable, theta, choices, params)
     results = {
-        name: backend.evaluate(circuit, observable, theta, choices, params)
+        name: backend.evaluate(circuit, observable, theta, choices, params, "complex128")
         for name, backend in BACKENDS.items()
     }
     reference_costs, reference_grads = results["pennylane"]
@@ -203,7 +209,7 @@ def test_every_gate_and_shared_slots_match_the_oracle(backend, cost):
     choices = rng.integers(0, 3, (4, 2))
     observable = make_cost(cost, 3)
     expected_costs, expected_grads = oracle(EVERY_GATE, observable, theta, choices, [0, 1, 2])
-    costs, grads = BACKENDS[backend].evaluate(EVERY_GATE, observable, theta, choices, [0, 1, 2])
+    costs, grads = BACKENDS[backend].evaluate(EVERY_GATE, observable, theta, choices, [0, 1, 2], "complex128")
     assert_close(costs, expected_costs)
     assert_close(grads, expected_grads)
 
@@ -218,8 +224,8 @@ def test_rx_on_one_qubit_gives_cos_for_z_and_sin_squared_half_for_global(backend
     circuit = build("rx_product", 1, 1)
     no_choices = np.zeros((len(ANGLES), 0), dtype=int)
     t = ANGLES[:, 0]
-    z, dz = BACKENDS[backend].evaluate(circuit, make_cost("Z0", 1), ANGLES, no_choices, [0])
-    g, dg = BACKENDS[backend].evaluate(circuit, make_cost("global", 1), ANGLES, no_choices, [0])
+    z, dz = BACKENDS[backend].evaluate(circuit, make_cost("Z0", 1), ANGLES, no_choices, [0], "complex128")
+    g, dg = BACKENDS[backend].evaluate(circuit, make_cost("global", 1), ANGLES, no_choices, [0], "complex128")
     assert_close(z, np.cos(t))
     assert_close(dz[:, 0], -np.sin(t))
     assert_close(g, np.sin(t / 2) ** 2)
@@ -250,7 +256,7 @@ def test_oracle_gives_the_hand_computed_rx_values():
 def test_other_methods_agree_with_the_oracle(backend):
     circuit, observable, theta, choices, params = _instance("mcclean", 3, 2, 0, WEIGHTED, 7)
     expected_costs, expected_grads = oracle(circuit, observable, theta, choices, params)
-    costs, grads = backend.evaluate(circuit, observable, theta, choices, params)
+    costs, grads = backend.evaluate(circuit, observable, theta, choices, params, "complex128")
     assert_close(costs, expected_costs)
     assert_close(grads, expected_grads)
 
@@ -279,6 +285,7 @@ def test_an_empty_batch_gives_empty_arrays(backend):
         (lambda: PennyLaneBackend("default.mixed"), "unknown PennyLane device 'default.mixed'"),
         (lambda: PennyLaneBackend("lightning.qubit", "backprop"), "diff_method 'backprop'"),
         (lambda: AerBackend("stabilizer"), "unknown Aer method 'stabilizer'"),
+        (lambda: TorchBackend(method="finite-difference"), "unknown gradient method 'finite-difference'"),
     ],
 )
 def test_bad_options_are_named(make, message):
