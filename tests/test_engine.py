@@ -79,7 +79,9 @@ def test_every_gradient_method_agrees_on_all_parameters(name):
     np.testing.assert_allclose(t.grad.numpy(), adjoint.numpy(), rtol=0, atol=1e-10)
 
 
-def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
+def test_results_do_not_depend_on_the_chunk_size_beyond_rounding(monkeypatch):
+    # torch's row reductions may group additions differently for other batch shapes (1 ulp);
+    # identical commands are bit-identical (tests/test_cli.py).
     circuit = build("mcclean", 8, 5)
     theta, choices = draw(circuit, 40, seed=3)
     observable = make_cost("Z0Z1", 8)
@@ -87,7 +89,7 @@ def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
     monkeypatch.setattr(engine, "CHUNK_BYTES", 3 * 2**8 * 16)  # one sample per chunk
     pieces = engine.tangent(circuit, observable, theta, choices, [0, 17], dtype="complex128")
     for a, b in zip(whole, pieces):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-14)
 
 
 def test_complex64_matches_complex128_to_single_precision():
