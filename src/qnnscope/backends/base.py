@@ -32,6 +32,24 @@ class Backend(Protocol):
         ...
 
 
+class BatchBackend:
+    """Shared front of the built-in backends: validates a call, answers an empty batch, and
+    hands checked float64/int64 arrays to ``_evaluate``."""
+
+    name = "backend"
+    device = "cpu"
+
+    def evaluate(self, circuit, observable, theta, choices, params, dtype="complex128"):
+        """Costs ``(S,)`` and gradients ``(S, len(params))`` (None if no params), float64."""
+        theta, choices, params = check_batch(circuit, observable, theta, choices, params, dtype)
+        if len(theta) == 0:
+            return np.zeros(0), (np.zeros((0, len(params))) if params else None)
+        return self._evaluate(circuit, observable, theta, choices, params, dtype)
+
+    def _evaluate(self, circuit, observable, theta, choices, params, dtype):
+        raise NotImplementedError
+
+
 def check_dtype(dtype: str) -> str:
     """Validate a dtype name; the error names the value and the allowed ones."""
     if dtype not in DTYPES:

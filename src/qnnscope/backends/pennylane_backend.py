@@ -8,13 +8,13 @@ precision there; ``lightning.qubit`` honours both precisions.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import pennylane as qml
 from pennylane import numpy as pnp
 
-from qnnscope.backends.base import check_batch
+from qnnscope.backends.base import BatchBackend
 from qnnscope.circuits.description import Circuit, Op
 from qnnscope.costs import Observable
 
@@ -39,7 +39,7 @@ _FIXED = {
 _PAULIS = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
 
 
-class PennyLaneBackend:
+class PennyLaneBackend(BatchBackend):
     """Evaluates circuits on a PennyLane device (``default.qubit`` or ``lightning.qubit``)."""
 
     device = "cpu"
@@ -59,17 +59,8 @@ class PennyLaneBackend:
         self.diff_method = diff_method or allowed[0]
         self.name = _NAMES[device_name]
 
-    def evaluate(
-        self,
-        circuit: Circuit,
-        observable: Observable,
-        theta: np.ndarray,
-        choices: np.ndarray,
-        params: Sequence[int],
-        dtype: str = "complex128",
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _evaluate(self, circuit: Circuit, observable: Observable, theta, choices, params: list[int], dtype: str):
         """Costs ``(S,)`` and gradients ``(S, len(params))`` (None if no params), one sample at a time."""
-        theta, choices, params = check_batch(circuit, observable, theta, choices, params, dtype)
         cost = self._cost_function(circuit, observable, dtype)
         costs = np.empty(len(theta))
         grads = np.empty((len(theta), len(params))) if params else None

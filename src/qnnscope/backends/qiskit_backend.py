@@ -11,14 +11,13 @@ depend on the bit order.
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_aer import AerSimulator
 
-from qnnscope.backends.base import check_batch
+from qnnscope.backends.base import BatchBackend
 from qnnscope.circuits.description import Circuit
 from qnnscope.costs import Observable
 
@@ -30,7 +29,7 @@ _AXES = ("rx", "ry", "rz")
 _FIXED = {"H": "h", "X": "x", "Y": "y", "Z": "z", "S": "s", "SDG": "sdg", "CZ": "cz", "CNOT": "cx"}
 
 
-class AerBackend:
+class AerBackend(BatchBackend):
     """Evaluates circuits on qiskit-aer's ``AerSimulator``, all circuits of a call in one run."""
 
     name = "qiskit-aer"
@@ -41,17 +40,8 @@ class AerBackend:
             raise ValueError(f"unknown Aer method {method!r}; allowed: {', '.join(METHODS)}")
         self.method = method
 
-    def evaluate(
-        self,
-        circuit: Circuit,
-        observable: Observable,
-        theta: np.ndarray,
-        choices: np.ndarray,
-        params: Sequence[int],
-        dtype: str = "complex128",
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _evaluate(self, circuit: Circuit, observable: Observable, theta, choices, params: list[int], dtype: str):
         """Costs ``(S,)`` and parameter-shift gradients ``(S, len(params))`` (None if no params)."""
-        theta, choices, params = check_batch(circuit, observable, theta, choices, params, dtype)
         shifts = [(k, g) for k, p in enumerate(params) for g in circuit.param_gates(p)]
         pauli = _pauli_op(observable)
         batch = []
@@ -73,8 +63,6 @@ class AerBackend:
 
     def _run(self, batch: list[QuantumCircuit], observable: Observable, dtype: str) -> np.ndarray:
         """⟨O⟩ of every circuit, simulated in one ``AerSimulator.run`` call."""
-        if not batch:
-            return np.empty(0)
         simulator = AerSimulator(method=self.method, precision=_PRECISION[dtype])
         result = simulator.run(batch).result()
         return np.array([_value(result.data(i), observable) for i in range(len(batch))])

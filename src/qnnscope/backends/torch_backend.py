@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
 
-import numpy as np
 import torch
 
-from qnnscope.backends.base import check_batch
+from qnnscope.backends.base import BatchBackend
 from qnnscope.circuits.description import Circuit
 from qnnscope.costs import Observable
 from qnnscope.sim import engine
@@ -18,7 +16,7 @@ CPU, parameter shift for those on CUDA, and adjoint differentiation beyond."""
 TANGENT_MAX = 8
 
 
-class TorchBackend:
+class TorchBackend(BatchBackend):
     """Evaluates costs and gradients on the engine, on ``device`` ('cpu', 'cuda', 'cuda:1', …)."""
 
     name = "torch"
@@ -40,19 +38,8 @@ class TorchBackend:
             return "tangent" if self.device == "cpu" else "param-shift"
         return "adjoint"
 
-    def evaluate(
-        self,
-        circuit: Circuit,
-        observable: Observable,
-        theta: np.ndarray,
-        choices: np.ndarray,
-        params: Sequence[int],
-        dtype: str = "complex64",
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _evaluate(self, circuit: Circuit, observable: Observable, theta, choices, params: list[int], dtype: str):
         """Costs (S,) and ∂⟨O⟩/∂θ[params] (S, k) as float64 numpy arrays."""
-        theta, choices, params = check_batch(circuit, observable, theta, choices, params, dtype)
-        if len(theta) == 0:
-            return np.zeros(0), (np.zeros((0, len(params))) if params else None)
         if not params:
             costs = engine.expectation(circuit, observable, theta, choices, self.device, dtype)
             return costs.double().cpu().numpy(), None

@@ -149,16 +149,10 @@ def evolve_lanes(re, im, coef, prog, diags, perms, n):
             if kind == 0:
                 _gate_lanes(r, i, np.ascontiguousarray(coef[prog[row, 2], :, s0:s1]), a, n)
             elif kind == 1:
-                d = diags[a]
-                for x in range(r.shape[0]):
-                    r[x] *= d[x]
-                    i[x] *= d[x]
+                _scale(r, i, diags[a])
             else:
-                p = perms[a]
-                for x in range(r.shape[0]):
-                    tr[x] = r[p[x]]
-                    ti[x] = i[p[x]]
-                r[:] = tr
-                i[:] = ti
+                _gather(r, i, tr, ti, perms[a])
+                r, tr = tr, r
+                i, ti = ti, i
         re[:, s0:s1] = r
         im[:, s0:s1] = i
