@@ -43,7 +43,7 @@ from qnnscope.sim.plan import AXIS, FIXED, Diagonal, OneQubit, Plan, compile_pla
 
 CHUNK_BYTES = 64 * 2**20
 """Memory per chunk of samples (states plus per-sample gate matrices and their temporaries)."""
-LANE_QUBITS = 10
+LANE_QUBITS = 8
 """Up to this many qubits the CPU kernel vectorises across samples (states are too short to
 vectorise along); above it, one sample's state per core at a time stays in cache."""
 REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}

@@ -35,12 +35,73 @@ def _pairs(xr, xi, yr, yi, c):
 
 
 @njit(fastmath=True, cache=True)
+def _pairs_real(xr, xi, yr, yi, c):
+    ar, br, cr, dr = c[0], c[2], c[4], c[6]
+    for r in range(xr.shape[0]):
+        x_r = xr[r]
+        x_i = xi[r]
+        y_r = yr[r]
+        y_i = yi[r]
+        xr[r] = ar * x_r + br * y_r
+        xi[r] = ar * x_i + br * y_i
+        yr[r] = cr * x_r + dr * y_r
+        yi[r] = cr * x_i + dr * y_i
+
+
+@njit(fastmath=True, cache=True)
+def _pairs_diagonal(xr, xi, yr, yi, c):
+    ar, ai, dr, di = c[0], c[1], c[6], c[7]
+    for r in range(xr.shape[0]):
+        x_r = xr[r]
+        y_r = yr[r]
+        xr[r] = ar * x_r - ai * xi[r]
+        xi[r] = ar * xi[r] + ai * x_r
+        yr[r] = dr * y_r - di * yi[r]
+        yi[r] = dr * yi[r] + di * y_r
+
+
+@njit(fastmath=True, cache=True)
+def _pairs_antidiagonal_imag(xr, xi, yr, yi, c):
+    ar, bi, ci, dr = c[0], c[3], c[5], c[6]
+    for r in range(xr.shape[0]):
+        x_r = xr[r]
+        x_i = xi[r]
+        y_r = yr[r]
+        y_i = yi[r]
+        xr[r] = ar * x_r - bi * y_i
+        xi[r] = ar * x_i + bi * y_r
+        yr[r] = dr * y_r - ci * x_i
+        yi[r] = dr * y_i + ci * x_r
+
+
+@njit(fastmath=True, cache=True)
+def _kind(c):
+    """0 general, 1 real (RY), 2 diagonal (RZ), 3 real diagonal + imaginary off-diagonal (RX)."""
+    if c[2] == 0 and c[3] == 0 and c[4] == 0 and c[5] == 0:
+        return 2
+    if c[1] == 0 and c[3] == 0 and c[5] == 0 and c[7] == 0:
+        return 1
+    if c[1] == 0 and c[2] == 0 and c[4] == 0 and c[7] == 0:
+        return 3
+    return 0
+
+
+@njit(fastmath=True, cache=True)
 def _gate(re, im, c, w, n):
     half = 1 << (n - w - 1)
     if half >= 8:
+        # one sample's gate: take the cheapest loop its matrix allows (RY real, RZ diagonal)
+        kind = _kind(c)
         for start in range(0, re.shape[0], 2 * half):
             mid = start + half
-            _pairs(re[start:mid], im[start:mid], re[mid : mid + half], im[mid : mid + half], c)
+            if kind == 1:
+                _pairs_real(re[start:mid], im[start:mid], re[mid : mid + half], im[mid : mid + half], c)
+            elif kind == 2:
+                _pairs_diagonal(re[start:mid], im[start:mid], re[mid : mid + half], im[mid : mid + half], c)
+            elif kind == 3:
+                _pairs_antidiagonal_imag(re[start:mid], im[start:mid], re[mid : mid + half], im[mid : mid + half], c)
+            else:
+                _pairs(re[start:mid], im[start:mid], re[mid : mid + half], im[mid : mid + half], c)
     else:
         vr = re.reshape(-1, 2 * half)
         vi = im.reshape(-1, 2 * half)

@@ -16,7 +16,8 @@ from qnnscope.sim.kernels import DIAG, GATE, PERM, ROTATE
 from qnnscope.sim.plan import Diagonal, OneQubit, Plan, _bits
 
 HALF_MIN = 64
-"""Shortest contiguous run (amplitudes) a gate may meet before a rotation is inserted."""
+"""Shortest contiguous run (amplitudes) a gate may meet before a rotation is inserted; for large
+n it grows to 2^(n − n//2 − 1), so that each orientation serves half the wires on long runs."""
 
 
 @dataclass
@@ -62,8 +63,10 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
             pos[w] = pos[w] + k if pos[w] < n - k else pos[w] - (n - k)
         shift = (shift + k) % n
 
+    half_min = max(HALF_MIN, 2 ** (n - k_rot - 1))
+
     def long_run(k: int) -> bool:
-        return 2 ** (n - pos[plan.steps[k].wire] - 1) >= HALF_MIN
+        return 2 ** (n - pos[plan.steps[k].wire] - 1) >= half_min
 
     def emit(k: int) -> None:
         gate_row[k] = len(rows)
