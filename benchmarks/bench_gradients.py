@@ -17,9 +17,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 ENGINE = "engine"
 
@@ -28,7 +28,12 @@ def _limit_threads(threads: int) -> None:
     """Pin this process to ``threads`` CPUs and tell every threaded library the same.
 
     Must run before numpy, torch, jax or the simulators are imported."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    ):
         os.environ[var] = str(threads)
     if hasattr(os, "sched_setaffinity"):
         cpus = sorted(os.sched_getaffinity(0))
@@ -41,9 +46,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--qubits", type=int, nargs="+", default=[4, 8, 12, 16, 20])
     p.add_argument("--depth", type=int, default=50)
     p.add_argument("--samples", type=int, default=200)
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats per cell; the median is reported")
-    p.add_argument("--budget", type=float, default=180.0, help="seconds per (n, peer) cell before subset scaling")
-    p.add_argument("--peers", nargs="+", default=None, help="peer names (default: all) and/or 'engine'")
+    p.add_argument(
+        "--repeats", type=int, default=3, help="timed repeats per cell; the median is reported"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=180.0,
+        help="seconds per (n, peer) cell before subset scaling",
+    )
+    p.add_argument(
+        "--peers", nargs="+", default=None, help="peer names (default: all) and/or 'engine'"
+    )
     p.add_argument("--out", type=Path, default=None, help="write <stem>.csv and <stem>.md here")
     p.add_argument("--check", action="store_true", help="check that all peers agree before timing")
     p.add_argument("--check-only", action="store_true", help="run the agreement check and exit")
@@ -52,9 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--engine-evolutions",
         type=int,
-        default=3,
-        help="state evolutions per sample the engine performs for costs + one shifted gradient "
-        "(passed to work_estimate; 3 = unshifted + two shifted)",
+        default=None,
+        help="state evolutions per sample passed to work_estimate (default: its own default, "
+        "the engine's CPU method: state + one forward-mode tangent = 2; parameter shift is 3)",
     )
     return p.parse_args(argv)
 
@@ -86,20 +100,25 @@ def engine_peer() -> tuple[Callable | None, str]:
     def run(n, depth, theta, choices):
         circuit = qnnscope.circuits.build("mcclean", n, depth)
         observable = qnnscope.costs.make_cost("Z0Z1", n)
-        _, grads = backend.evaluate(circuit, observable, theta, choices, params=[0], dtype="complex64")
+        _, grads = backend.evaluate(
+            circuit, observable, theta, choices, params=[0], dtype="complex64"
+        )
         return grads[:, 0]
 
     return run, ""
 
 
-def engine_work(n: int, depth: int, samples: int, evolutions: int) -> dict | None:
+def engine_work(n: int, depth: int, samples: int, evolutions: int | None) -> dict | None:
     """``qnnscope.sim.engine.work_estimate`` for this cell, or None where it does not exist yet."""
     try:
         import qnnscope.circuits
         from qnnscope.sim.engine import work_estimate
     except Exception:  # noqa: BLE001
         return None
-    return work_estimate(qnnscope.circuits.build("mcclean", n, depth), samples, evolutions)
+    circuit = qnnscope.circuits.build("mcclean", n, depth)
+    if evolutions is None:
+        return work_estimate(circuit, samples)
+    return work_estimate(circuit, samples, evolutions)
 
 
 # ------------------------------------------------------------------------------- machine
@@ -114,20 +133,20 @@ def machine_rates(threads: int) -> dict[str, float]:
     out = {}
     src = torch.ones(64 * 2**20, dtype=torch.float32)  # 256 MiB
     dst = torch.empty_like(src)
-    dst.copy_(src)
     t = _median_time(lambda: dst.copy_(src), 7)
     out["copy_GBps"] = 2 * src.numel() * 4 / t / 1e9
-    del src, dst
     N = 2048
     for dtype, flops in ((torch.float32, 2 * N**3), (torch.complex64, 8 * N**3)):
         a = torch.randn(N, N, dtype=dtype)
         b = torch.randn(N, N, dtype=dtype)
-        a @ b
-        out[f"gemm_{str(dtype).split('.')[-1]}_GFLOPs"] = flops / _median_time(lambda: a @ b, 3) / 1e9
+        t = _median_time(lambda a=a, b=b: a @ b, 3)
+        out[f"gemm_{str(dtype).split('.')[-1]}_GFLOPs"] = flops / t / 1e9
     return out
 
 
 def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``repeats`` calls after one untimed warm-up call."""
+    fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -183,8 +202,10 @@ class Cell:
     timed_samples: int = 0
     repeats: int = 0
     first_call: float = math.nan
+    first_batch_steady: float = math.nan  # a second call on the first call's batch
     error: str = ""
     all_times: list[float] = field(default_factory=list)
+    load: float = math.nan  # highest 1-minute load average seen at the cell's start and end
 
     @property
     def scaled(self) -> bool:
@@ -230,6 +251,8 @@ def time_cell(
         t = run(p)
         spent += t
         times.setdefault(p, []).append(t)
+        if compiles and p == g and math.isnan(cell.first_batch_steady):
+            cell.first_batch_steady = t
         if t >= min_pilot or p >= cap:
             break
         p = min(cap, units(4 * p) * g)
@@ -264,8 +287,10 @@ def _fmt(x: float) -> str:
 def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict, args) -> str:
     by = {(c.n, c.peer): c for c in cells}
     lines = [
-        f"## McClean gradient ∂⟨Z0Z1⟩/∂θ_{{1,1}} (slot 0), depth {args.depth}, "
-        f"{args.samples} samples, {args.threads} CPU threads",
+        (
+            f"## McClean gradient ∂⟨Z0Z1⟩/∂θ_{{1,1}} (slot 0), depth {args.depth}, "
+            f"{args.samples} samples, {args.threads} CPU threads"
+        ),
         "",
         "Seconds for all samples (median of repeats; `*` = timed on a subset and scaled linearly).",
         "",
@@ -281,7 +306,12 @@ def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict,
             else:
                 row.append(_fmt(c.seconds) + ("*" if c.scaled else ""))
         lines.append(f"| {n} | " + " | ".join(row) + " |")
-    lines += ["", "Precision: " + ", ".join(f"{nm} {info['dtypes'].get(nm, '?')}" for nm in names), ""]
+    lines += [""]
+    lines += [
+        f"- `{nm}` ({info['dtypes'].get(nm, '?')}): {info['descriptions'].get(nm, '')}"
+        for nm in names
+    ]
+    lines += [""]
     scaled = [c for c in cells if c.scaled]
     if scaled:
         lines.append(
@@ -305,10 +335,16 @@ def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict,
     compiled = [c for c in cells if not math.isnan(c.first_call)]
     if compiled:
         lines += ["First call (compile + one chunk) vs steady state, seconds.", ""]
-        lines += ["| n | peer | first call | steady state, same batch |", "|---|---|---|---|"]
+        lines += [
+            "| n | peer | batch | first call | steady state | difference ≈ compile |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in compiled:
-            steady = c.seconds / -(-c.samples // min(c.granule, c.samples))
-            lines.append(f"| {c.n} | {c.peer} | {_fmt(c.first_call)} | {_fmt(steady)} |")
+            batch = min(c.granule, c.samples)
+            steady = c.first_batch_steady
+            lines.append(
+                f"| {c.n} | {c.peer} | {batch} | {_fmt(c.first_call)} | {_fmt(steady)} | {_fmt(c.first_call - steady)} |"
+            )
         lines.append("")
     m = info["machine"]
     lines += [
@@ -319,11 +355,22 @@ def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict,
         + f"load average at start {info['load']}; {info['cpu']}",
         "",
     ]
+    busy = [c for c in cells if c.load > args.threads + 0.5]
+    if busy:
+        lines += [
+            f"Busy machine: the 1-minute load average exceeded {args.threads + 0.5} during "
+            + ", ".join(f"n={c.n} {c.peer} ({c.load:.1f})" for c in busy)
+            + "; threaded libraries slow down sharply when their threads compete for cores.",
+            "",
+        ]
     if info.get("engine_error"):
         lines += [f"Engine unavailable: {info['engine_error']}", ""]
     if info.get("work"):
         lines += ["Engine achieved rates (work_estimate / engine seconds).", ""]
-        lines += ["| n | GB moved | GB/s | % of copy | GFLOP | GFLOP/s | % of c64 GEMM |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| n | GB moved | GB/s | % of copy | GFLOP | GFLOP/s | % of c64 GEMM |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for n, w in info["work"].items():
             lines.append(
                 f"| {n} | {w['bytes'] / 1e9:.3g} | {w['GBps']:.3g} | {100 * w['GBps'] / m['copy_GBps']:.0f} | "
@@ -345,13 +392,39 @@ def write_csv(path: Path, cells: list[Cell], args) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(
-            ["n", "depth", "samples", "peer", "dtype", "seconds", "scaled", "timed_samples",
-             "repeats", "first_call_s", "times_s", "error"]
+            [
+                "n",
+                "depth",
+                "samples",
+                "peer",
+                "dtype",
+                "seconds",
+                "scaled",
+                "timed_samples",
+                "repeats",
+                "first_call_s",
+                "times_s",
+                "load",
+                "error",
+            ]
         )
         for c in cells:
             w.writerow(
-                [c.n, args.depth, args.samples, c.peer, c.dtype, c.seconds, c.scaled, c.timed_samples,
-                 c.repeats, c.first_call, " ".join(f"{t:.4f}" for t in c.all_times), c.error]
+                [
+                    c.n,
+                    args.depth,
+                    args.samples,
+                    c.peer,
+                    c.dtype,
+                    c.seconds,
+                    c.scaled,
+                    c.timed_samples,
+                    c.repeats,
+                    c.first_call,
+                    " ".join(f"{t:.4f}" for t in c.all_times),
+                    c.load,
+                    c.error,
+                ]
             )
 
 
@@ -377,7 +450,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     fns: dict[str, Callable] = {nm: peers.PEERS[nm].fn for nm in names if nm in peers.PEERS}
-    info: dict = {"dtypes": {nm: peers.PEERS[nm].dtype for nm in fns}, "versions": peers.versions()}
+    info: dict = {
+        "dtypes": {nm: peers.PEERS[nm].dtype for nm in fns},
+        "descriptions": {nm: peers.PEERS[nm].description for nm in fns},
+        "versions": peers.versions(),
+    }
     info["versions"]["torch"] = torch.__version__
     if ENGINE in names:
         engine, reason = engine_peer()
@@ -387,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             fns[ENGINE] = engine
         info["dtypes"][ENGINE] = "complex64"
+        info["descriptions"][ENGINE] = 'qnnscope get_backend("torch").evaluate(..., params=[0])'
 
     if args.check or args.check_only:
         ok = check([nm for nm in names if nm in fns], fns, args.seed)
@@ -396,7 +474,13 @@ def main(argv: list[str] | None = None) -> int:
     info["load"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     info["cpu"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible"
     info["machine"] = machine_rates(args.threads)
-    print("machine:", {k: round(v, 1) for k, v in info["machine"].items()}, "load", info["load"], flush=True)
+    print(
+        "machine:",
+        {k: round(v, 1) for k, v in info["machine"].items()},
+        "load",
+        info["load"],
+        flush=True,
+    )
 
     cells: list[Cell] = []
     for n in args.qubits:
@@ -412,14 +496,35 @@ def main(argv: list[str] | None = None) -> int:
                 cell.max_samples = peer.max_samples(n, args.depth)
             if peer is not None and not compiles:
                 peer.fn(2, 1, theta[:1, :2], choices[:1, :2])  # import and initialise the library
+            cell.load = os.getloadavg()[0]
             try:
-                time_cell(fns[name], n, args.depth, theta, choices, compiles, args.repeats, args.budget, cell)
+                time_cell(
+                    fns[name],
+                    n,
+                    args.depth,
+                    theta,
+                    choices,
+                    compiles,
+                    args.repeats,
+                    args.budget,
+                    cell,
+                )
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory in one peer
                 cell.error = f"{type(exc).__name__}: {exc}"[:200]
+            cell.load = max(cell.load, os.getloadavg()[0])
             cells.append(cell)
-            note = cell.error or (
-                f"{_fmt(cell.seconds)} s" + (f" (scaled from {cell.timed_samples})" if cell.scaled else "")
-                + (f", first call {_fmt(cell.first_call)} s" if not math.isnan(cell.first_call) else "")
+            note = (
+                cell.error
+                or (
+                    f"{_fmt(cell.seconds)} s"
+                    + (f" (scaled from {cell.timed_samples})" if cell.scaled else "")
+                    + (
+                        f", first call {_fmt(cell.first_call)} s"
+                        if not math.isnan(cell.first_call)
+                        else ""
+                    )
+                )
+                + f"  [load {cell.load:.1f}]"
             )
             print(f"n={n:2d} {name:14s} {note}", flush=True)
 
@@ -430,10 +535,16 @@ def main(argv: list[str] | None = None) -> int:
                 w = engine_work(c.n, args.depth, args.samples, args.engine_evolutions)
                 if w is None:
                     break
-                work[c.n] = {**w, "GBps": w["bytes"] / c.seconds / 1e9, "GFLOPs": w["flops"] / c.seconds / 1e9}
+                work[c.n] = {
+                    **w,
+                    "GBps": w["bytes"] / c.seconds / 1e9,
+                    "GFLOPs": w["flops"] / c.seconds / 1e9,
+                }
         info["work"] = work
 
-    text = markdown(cells, [nm for nm in names if nm in fns or nm == ENGINE], args.qubits, info, args)
+    text = markdown(
+        cells, [nm for nm in names if nm in fns or nm == ENGINE], args.qubits, info, args
+    )
     print()
     print(text)
     if args.out is not None:

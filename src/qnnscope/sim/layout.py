@@ -74,6 +74,7 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
         rows.append((GATE, phys_wire[k], column[k]))
 
     run: list[int] = []
+    diag_rows: dict[tuple, int] = {}  # (layout, diagonal) -> row of ``diags``, shared by repeats
 
     def flush() -> None:
         pending = list(run)
@@ -91,11 +92,14 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
             run.append(k)
             continue
         flush()
-        x_of_p = _logical_index(pos, n, bits)
         if isinstance(step, Diagonal):
-            rows.append((DIAG, len(diags), 0))
-            diags.append(step.diag[x_of_p])
+            key = (tuple(pos), id(step.diag))
+            if key not in diag_rows:
+                diag_rows[key] = len(diags)
+                diags.append(step.diag[_logical_index(pos, n, bits)])
+            rows.append((DIAG, diag_rows[key], 0))
         else:
+            x_of_p = _logical_index(pos, n, bits)
             p_of_x = np.argsort(x_of_p)
             rows.append((PERM, len(perms), 0))
             perms.append(p_of_x[step.perm[x_of_p]])

@@ -99,6 +99,7 @@ def compile_plan(circuit: Circuit) -> Plan:
 
     bits = _bits(n)
     steps: list[Step] = []
+    signs: dict[frozenset, np.ndarray] = {}  # identical CZ sets (every ladder) share one vector
     remaining = len(ops)
     while remaining:
         progressed = False
@@ -120,11 +121,13 @@ def compile_plan(circuit: Circuit) -> Plan:
                 diag_ops.append(i)
             frontier = [i for i in {q[0] for q in queues if q} if _is_diagonal(ops[i]) and ready(i)]
         if diag_ops:
-            sign = np.ones(2**n)
-            for i in diag_ops:
-                a, b = ops[i].wires
-                sign *= 1 - 2 * (bits[:, a] & bits[:, b])
-            steps.append(Diagonal(sign))
+            pairs = frozenset(ops[i].wires for i in diag_ops)
+            if pairs not in signs:
+                sign = np.ones(2**n)
+                for a, b in pairs:
+                    sign *= 1 - 2 * (bits[:, a] & bits[:, b])
+                signs[pairs] = sign
+            steps.append(Diagonal(signs[pairs]))
             remaining -= len(diag_ops)
             continue
         perm = np.arange(2**n)
