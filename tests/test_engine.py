@@ -125,3 +125,11 @@ def test_cuda_equals_cpu(name):
         np.testing.assert_allclose(b.cpu().numpy(), a.numpy(), rtol=0, atol=1e-10)
     ps = engine.param_shift(circuit, observable, theta, choices, [0, 5], "cuda", "complex128")
     np.testing.assert_allclose(ps[1].cpu().numpy(), cpu[1][:, [0, 5]].numpy(), rtol=0, atol=1e-10)
+
+
+def test_adjacent_cz_ladders_of_an_identity_block_cancel_in_the_merged_diagonal():
+    # layer 0's ladder and its mirror's reversed ladder meet; CZ·CZ = I must survive merging
+    steps = compile_plan(build("mcclean", 4, 2, identity_block=1)).steps
+    diagonals = [s for s in steps if isinstance(s, Diagonal)]
+    assert len(diagonals) == 1
+    np.testing.assert_array_equal(diagonals[0].diag, np.ones(16))

@@ -99,7 +99,7 @@ def compile_plan(circuit: Circuit) -> Plan:
 
     bits = _bits(n)
     steps: list[Step] = []
-    signs: dict[frozenset, np.ndarray] = {}  # identical CZ sets (every ladder) share one vector
+    signs: dict[tuple, np.ndarray] = {}  # identical CZ multisets (every ladder) share one vector
     remaining = len(ops)
     while remaining:
         progressed = False
@@ -121,7 +121,7 @@ def compile_plan(circuit: Circuit) -> Plan:
                 diag_ops.append(i)
             frontier = [i for i in {q[0] for q in queues if q} if _is_diagonal(ops[i]) and ready(i)]
         if diag_ops:
-            pairs = frozenset(ops[i].wires for i in diag_ops)
+            pairs = tuple(sorted(ops[i].wires for i in diag_ops))  # a multiset: CZ·CZ = I counts
             if pairs not in signs:
                 sign = np.ones(2**n)
                 for a, b in pairs:
