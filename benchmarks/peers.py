@@ -58,6 +58,27 @@ def _n_gates(n: int, depth: int) -> int:
 # --------------------------------------------------------------------------- a. default.qubit loop
 
 
+def _pl_mcclean(n: int, depth: int) -> Callable:
+    """McClean's circuit as a PennyLane quantum function of (θ_{1,1}, the other angles, choices)."""
+    import pennylane as qml
+
+    gates = (qml.RX, qml.RY, qml.RZ)
+
+    def circuit(first, rest, choice):
+        params = [first] + list(rest)
+        for j in range(n):
+            qml.RY(np.pi / 4, wires=j)
+        for layer in range(depth):
+            for j in range(n):
+                k = layer * n + j
+                gates[choice[k]](params[k], wires=j)
+            for j in range(n - 1):
+                qml.CZ(wires=[j, j + 1])
+        return qml.expval(qml.PauliZ(0) @ qml.PauliZ(1))
+
+    return circuit
+
+
 def pennylane_loop(n: int, depth: int, theta: np.ndarray, choices: np.ndarray) -> np.ndarray:
     """PennyLane ``default.qubit``, one QNode and one ``qml.grad`` call per sample.
 
@@ -71,21 +92,10 @@ def pennylane_loop(n: int, depth: int, theta: np.ndarray, choices: np.ndarray) -
     import pennylane as qml
     from pennylane import numpy as pnp
 
-    gates = (qml.RX, qml.RY, qml.RZ)
     tape_bytes = _n_gates(n, depth) * 2**n * 16
     diff_method = "backprop" if tape_bytes <= BACKPROP_TAPE_LIMIT else "parameter-shift"
 
-    def circuit(first, rest, choice):
-        params = [first] + list(rest)
-        for j in range(n):
-            qml.RY(np.pi / 4, wires=j)
-        for layer in range(depth):
-            for j in range(n):
-                k = layer * n + j
-                gates[choice[k]](params[k], wires=j)
-            for j in range(n - 1):
-                qml.CZ(wires=[j, j + 1])
-        return qml.expval(qml.PauliZ(0) @ qml.PauliZ(1))
+    circuit = _pl_mcclean(n, depth)
 
     grads = np.empty(len(theta))
     for s in range(len(theta)):
@@ -149,21 +159,9 @@ def lightning_adjoint(n: int, depth: int, theta: np.ndarray, choices: np.ndarray
     import pennylane as qml
     from pennylane import numpy as pnp
 
-    gates = (qml.RX, qml.RY, qml.RZ)
     dev = qml.device("lightning.qubit", wires=n, c_dtype=np.complex64)
 
-    @qml.qnode(dev, diff_method="adjoint")
-    def circuit(first, rest, choice):
-        params = [first] + list(rest)
-        for j in range(n):
-            qml.RY(np.pi / 4, wires=j)
-        for layer in range(depth):
-            for j in range(n):
-                k = layer * n + j
-                gates[choice[k]](params[k], wires=j)
-            for j in range(n - 1):
-                qml.CZ(wires=[j, j + 1])
-        return qml.expval(qml.PauliZ(0) @ qml.PauliZ(1))
+    circuit = qml.qnode(dev, diff_method="adjoint")(_pl_mcclean(n, depth))
 
     grad = qml.grad(circuit, argnums=0)
     out = np.empty(len(theta))
