@@ -60,12 +60,6 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike, metadata: dict | No
     return path
 
 
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The ``qnnscope`` JSON metadata of a Parquet file written by :func:`write_parquet`."""
-    meta = pq.read_schema(path).metadata or {}
-    return json.loads(meta.get(b"qnnscope", b"{}"))
-
-
 def read_tables(paths: list[str | os.PathLike]) -> pd.DataFrame:
     """Concatenate Parquet files; a missing or unreadable file raises an error naming it."""
     frames = []
