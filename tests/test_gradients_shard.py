@@ -142,7 +142,7 @@ def test_fit_recovers_the_slope_and_splits_groups_only_when_a_qubit_count_repeat
     fits = fit(one_depth_each)
     assert len(fits) == 1 and fits["depths"].iloc[0] == "8,12,16,20"
     assert fits["exp_b"].iloc[0] == pytest.approx(np.log(0.375), rel=1e-12)
-    assert fits["model"].iloc[0] == "exponential"
+    assert fits["best_fit"].iloc[0] == "exponential"
     two_depths = pd.concat([one_depth_each.assign(depth=1), one_depth_each.assign(depth=3, grad_var=var * 2)])
     split = fit(two_depths.assign(grad_var_lo=lambda d: d.grad_var * 0.9, grad_var_hi=lambda d: d.grad_var * 1.1))
     assert sorted(split["depths"]) == ["1,1,1,1", "3,3,3,3"]

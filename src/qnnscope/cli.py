@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 def _fit(args: argparse.Namespace) -> None:
     fits = fit(read_tables([args.table]), ci=args.ci)
     write_parquet(fits, args.out)
-    shown = ["ansatz", "cost_function", "depths", "param_index", "model", "exp_b", "exp_b_lo", "exp_b_hi", "poly_b"]
+    shown = ["ansatz", "cost_function", "depths", "param_index", "best_fit", "exp_b", "exp_b_lo", "exp_b_hi", "poly_b"]
     print(fits[shown].to_string(index=False))
 
 

@@ -31,6 +31,8 @@ POINT_COLUMNS = (
     "model", "ansatz", "n_qubits", "depth", "cost_function", "init", "sigma", "identity_block", "backend", "dtype", "method",
 )
 """Columns that identify a sweep point in shards and tables."""
+GROUP_COLUMNS = ("sweep",) + POINT_COLUMNS
+"""Grouping keys of tables: the workflow's shards also carry the name of their sweep."""
 BLOCK_AMPLITUDES = 2**24
 """Amplitudes per engine call (samples × 2^n): bounds memory and paces the progress bar."""
 
@@ -179,7 +181,7 @@ def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int =
 def summarize(shards: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
     """Per point and parameter: n_samples, grad_mean, grad_var (ddof=1) with bootstrap CIs,
     cost_mean and cost_var; bootstrap seeds derive from the group key."""
-    keys = [c for c in POINT_COLUMNS if c in shards.columns] + ["param_index", "param_layer", "param_wire"]
+    keys = [c for c in GROUP_COLUMNS if c in shards.columns] + ["param_index", "param_layer", "param_wire"]
     duplicated = shards.duplicated(keys + ["chunk", "sample"])
     if duplicated.any():
         first = shards[duplicated].iloc[0]
@@ -212,12 +214,18 @@ def summarize(shards: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.
     return pd.DataFrame(rows)
 
 
+FIT_COLUMNS = ["depths", "n_qubits", "n_points", "best_fit", "ci"] + [
+    f"{prefix}_{field}" for prefix in ("exp", "poly") for field in ("a", "b", "b_se", "b_lo", "b_hi", "r2", "aic")
+]
+"""Columns of a fit row after the group columns (see docs/schemas.md)."""
+
+
 def fit(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
     """Scaling fits of grad_var against n_qubits (see :func:`qnnscope.stats.fit_scaling`), one
     row per group of the other point columns and parameter.  A group whose qubit counts each
     come with one depth (e.g. depth = 20n) is fitted across depths, listed in ``depths``; a group
     with several depths per qubit count is split by depth."""
-    others = [c for c in POINT_COLUMNS if c in table.columns and c not in ("n_qubits", "depth")] + ["param_index"]
+    others = [c for c in GROUP_COLUMNS if c in table.columns and c not in ("n_qubits", "depth")] + ["param_index"]
     rows = []
     for key, group in table.groupby(others, sort=True, dropna=False):
         parts = [group] if not group["n_qubits"].duplicated().any() else [g for _, g in group.groupby("depth")]
@@ -230,7 +238,7 @@ def fit(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
                 "depths": ",".join(map(str, part["depth"])),
                 "n_qubits": ",".join(map(str, part["n_qubits"])),
                 "n_points": result["n_points"],
-                "model": result["model"],
+                "best_fit": result["model"],
                 "ci": ci,
             }
             for name, prefix in (("exponential", "exp"), ("polynomial", "poly")):
@@ -238,5 +246,5 @@ def fit(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
                     row[f"{prefix}_{field}"] = result[name][field]
             rows.append(row)
     if not rows:
-        raise ValueError("no group has grad_var at three or more qubit counts; nothing to fit")
-    return pd.DataFrame(rows)
+        log.warning("no group has grad_var at three or more qubit counts; the fit table is empty")
+    return pd.DataFrame(rows, columns=others + FIT_COLUMNS)
