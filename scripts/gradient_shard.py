@@ -9,5 +9,6 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asc
 point, samples, chunk = snakemake.params.point, snakemake.params.samples, int(snakemake.wildcards.chunk)
 frame = compute(point, samples, chunk, snakemake.params.seed, progress=False)
 frame.insert(0, "sweep", snakemake.wildcards.sweep)
+frame.insert(1, "depth_rule", snakemake.params.depth_rule)
 write_parquet(frame, snakemake.output[0], {"point": point.columns(), "samples": samples, "chunk": chunk})
 logging.info("wrote %s (%d rows)", snakemake.output[0], len(frame))

@@ -31,8 +31,9 @@ POINT_COLUMNS = (
     "model", "ansatz", "n_qubits", "depth", "cost_function", "init", "sigma", "identity_block", "backend", "dtype", "method",
 )
 """Columns that identify a sweep point in shards and tables."""
-GROUP_COLUMNS = ("sweep",) + POINT_COLUMNS
-"""Grouping keys of tables: the workflow's shards also carry the name of their sweep."""
+GROUP_COLUMNS = ("sweep", "depth_rule") + POINT_COLUMNS
+"""Grouping keys of tables: the workflow's shards also carry their sweep's name and the depth as
+the config wrote it (``20n`` or ``5``), so fits follow a depth rule across qubit counts."""
 BLOCK_AMPLITUDES = 2**24
 """Amplitudes per engine call (samples × 2^n): bounds memory and paces the progress bar."""
 
@@ -222,9 +223,10 @@ FIT_COLUMNS = ["depths", "n_qubits", "n_points", "best_fit", "ci"] + [
 
 def fit(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
     """Scaling fits of grad_var against n_qubits (see :func:`qnnscope.stats.fit_scaling`), one
-    row per group of the other point columns and parameter.  A group whose qubit counts each
-    come with one depth (e.g. depth = 20n) is fitted across depths, listed in ``depths``; a group
-    with several depths per qubit count is split by depth."""
+    row per group of the other point columns (the workflow's ``depth_rule`` among them) and
+    parameter.  A group whose qubit counts each come with one depth (e.g. depth = 20n) is fitted
+    across depths, listed in ``depths``; a group with several depths per qubit count is split by
+    depth."""
     others = [c for c in GROUP_COLUMNS if c in table.columns and c not in ("n_qubits", "depth")] + ["param_index"]
     rows = []
     for key, group in table.groupby(others, sort=True, dropna=False):

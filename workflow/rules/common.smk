@@ -60,6 +60,12 @@ def gradient_shards() -> list[str]:
     return paths
 
 
+def depth_rule(wildcards) -> str:
+    """The config's depth entry that gives this point's depth (``20n`` or ``5``)."""
+    block = SWEEPS[wildcards.sweep][1]
+    return next(str(d) for d in block["depths"] if depth_of(d, int(wildcards.n)) == int(wildcards.depth))
+
+
 def chunk_samples(wildcards) -> int:
     """Samples in one chunk: the block's chunk size, or what is left of ``samples``."""
     block = SWEEPS[wildcards.sweep][1]

@@ -6,6 +6,7 @@ rule gradient_shard:
         LOG,
     params:
         samples=chunk_samples,
+        depth_rule=depth_rule,
         seed=config["seed"],
         point=lambda wc: point_of(SWEEPS[wc.sweep][1], int(wc.n), int(wc.depth), wc.cost, wc.init, wc.backend, wc.dtype),
     script:
