@@ -108,3 +108,13 @@ def test_malformed_configs_are_rejected_before_any_job_runs(tmp_path, change, ke
 def test_the_default_config_dry_runs():
     done = subprocess.run([*SNAKEMAKE, "--directory", str(ROOT), "-n", "--quiet"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_ten_thousand_point_config_dry_runs(tmp_path):
+    block = {"name": "big", "ansatz": "rx_product", "qubits": list(range(2, 27)), "depths": list(range(1, 51)),
+             "costs": ["global", "local"], "inits": ["uniform", "uniform_sym", "uniform_half", "normal"],
+             "sigma": 0.1, "samples": 1000}
+    done = run(tmp_path, {"gradients": [block]}, "-n", "--quiet", "rules")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "gradient_shard    10000" in done.stdout
+    assert not (tmp_path / "results").exists()
