@@ -8,9 +8,17 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/gradients.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+
+
+# Aggregation, figures and HTML tables take seconds: on a cluster they run where snakemake runs.
+localrules: all, gradient_table, scaling_fits, table_html, figure_variance_vs_qubits, figure_variance_vs_depth, figure_global_vs_local
 
 
 rule all:

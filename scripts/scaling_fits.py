@@ -1,11 +1,11 @@
 """Snakemake adapter: results/tables/gradients.parquet → results/tables/scaling_fits.parquet."""
 
-import logging
 
 from qnnscope.gradients import fit
 from qnnscope.io import read_tables, write_parquet
+from qnnscope.logs import job_log
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+log = job_log(snakemake.log[0])
 fits = fit(read_tables([snakemake.input[0]]), ci=snakemake.params.ci)
 write_parquet(fits, snakemake.output[0])
-logging.info("%d fits", len(fits))
+log.info("%d fits", len(fits))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ TINY = {
     "seed": 3,
     "bootstrap": 1000,
     "ci": 0.99,  # six rows, each must cover its exact value
+    "batch": {"max_qubits": 3, "shards": 3},  # n = 2, 3 in batch jobs of ≤ 3 shards; n = 4 one job per shard
     "gradients": [
         {"name": "tiny", "ansatz": "rx_product", "qubits": [2, 3, 4], "depths": [1],
          "costs": ["global", "local"], "samples": 4000, "chunk": 2000},
@@ -38,9 +40,35 @@ def shards(study: Path) -> list[Path]:
     return sorted((study / "results/shards").rglob("*.parquet"))
 
 
-def test_tiny_study_runs_end_to_end_and_matches_the_exact_variances(tmp_path):
-    done = run(tmp_path, TINY)
+def job_counts(dry_run_stdout: str) -> dict[str, int]:
+    """Rule → job count from the stats table of `snakemake -n --quiet rules`."""
+    rows = (line.split() for line in dry_run_stdout.splitlines())
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def fingerprint(paths) -> dict[Path, tuple[int, bytes]]:
+    """Inode and bytes of each file: a shard written again gets a new inode (atomic rename), while
+    Snakemake's touching of a batch's kept outputs changes only their mtime."""
+    return {p: (p.stat().st_ino, p.read_bytes()) for p in paths}
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory) -> Path:
+    """TINY run once; tests that change it work on copies (with Snakemake's metadata)."""
+    study = tmp_path_factory.mktemp("tiny")
+    done = run(study, TINY)
     assert done.returncode == 0, done.stdout + done.stderr
+    return study
+
+
+def copy_of(study: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "study"
+    shutil.copytree(study, target, symlinks=True)  # copy2: mtimes kept, so nothing looks stale
+    return target
+
+
+def test_tiny_study_runs_end_to_end_and_matches_the_exact_variances(tiny_study, tmp_path):
+    tmp_path = copy_of(tiny_study, tmp_path)
     table = pd.read_parquet(tmp_path / "results/tables/gradients.parquet")
     assert len(table) == 3 * 2  # one row per point and parameter (params: first)
     for column in ("sweep", "ansatz", "n_qubits", "depth", "cost_function", "param_index", "n_samples",
@@ -53,36 +81,79 @@ def test_tiny_study_runs_end_to_end_and_matches_the_exact_variances(tmp_path):
     assert ((table["grad_var_lo"] <= exact) & (exact <= table["grad_var_hi"])).all(), table
     fits = pd.read_parquet(tmp_path / "results/tables/scaling_fits.parquet")
     assert set(fits["cost_function"]) == {"global", "local"}
-    assert len(list((tmp_path / "results/logs").rglob("*.log"))) == len(shards(tmp_path)) + 2
+    assert len(shards(tmp_path)) == 3 * 2 * 2
+    # every job wrote its log: batches of n = 2, 3 (4 shards each in parts of 3 and 1), the four
+    # one-shard jobs of n = 4, two tables, their HTML renderings and three figures
+    logs = {p.relative_to(tmp_path / "results/logs").as_posix() for p in (tmp_path / "results/logs").rglob("*.log")}
+    assert {"batches/tiny__n2__part0.log", "batches/tiny__n2__part1.log", "batches/tiny__n3__part0.log",
+            "batches/tiny__n3__part1.log", "aggregate/gradients.log", "aggregate/scaling_fits.log",
+            "tables/gradients_html.log", "tables/scaling_fits_html.log"} <= logs
+    assert sum(log.startswith("gradients/tiny/ansatz~rx_product/n~4/") for log in logs) == 4
+    figures = tmp_path / "results/figures/gradients/tiny"
+    for name in ("variance_vs_qubits", "variance_vs_depth", "global_vs_local"):
+        assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (figures / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert f"figures/gradients/tiny/{name}.log" in logs
+    html = (tmp_path / "results/tables/scaling_fits.html").read_text()
+    assert all(f"<td>{cost}</td>" in html for cost in ("global", "local"))
+
+    report = run(tmp_path, TINY, "--report", "results/report.html")
+    assert report.returncode == 0, report.stdout + report.stderr
+    page = (tmp_path / "results/report.html").read_text()
+    for item in ("variance_vs_qubits.png", "variance_vs_depth.png", "global_vs_local.png",
+                 "gradients.html", "scaling_fits.html", "Cerezo et al."):
+        assert item in page, item
 
 
-def test_adding_a_qubit_count_schedules_only_the_new_points(tmp_path):
-    assert run(tmp_path, TINY).returncode == 0
+def test_adding_qubit_counts_schedules_only_the_new_points(tiny_study, tmp_path):
+    tmp_path = copy_of(tiny_study, tmp_path)
     bigger = yaml.safe_load(yaml.safe_dump(TINY))
-    bigger["gradients"][0]["qubits"].append(5)
+    bigger["gradients"][0]["qubits"] += [1, 5]  # n = 1 is batched, n = 5 is not
     dry = run(tmp_path, bigger, "-n", "--quiet", "rules")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    counts = {line.split()[0]: int(line.split()[1]) for line in dry.stdout.splitlines()
-              if len(line.split()) == 2 and line.split()[1].isdigit()}
-    assert counts["gradient_shard"] == 2 * 2  # two costs x two chunks of n = 5
-    assert counts["gradient_table"] == 1 and counts["scaling_fits"] == 1
+    counts = job_counts(dry.stdout)
+    assert counts.pop("gradient_shard") == 2 * 2  # two costs x two chunks of n = 5
+    assert counts.pop("gradient_batch__tiny__n1__part0") == 1 and counts.pop("gradient_batch__tiny__n1__part1") == 1
+    assert counts.pop("gradient_table") == 1 and counts.pop("scaling_fits") == 1
+    assert not [rule for rule in counts if rule.startswith("gradient_batch")]  # n = 2, 3 are done
+
+
+def test_raising_samples_adds_chunks_and_keeps_finished_shards(tiny_study, tmp_path):
+    tmp_path = copy_of(tiny_study, tmp_path)
+    before = fingerprint(shards(tmp_path))
+    more = yaml.safe_load(yaml.safe_dump(TINY))
+    more["gradients"][0]["samples"] = 6000  # a third chunk per point
+    dry = run(tmp_path, more, "-n", "--quiet", "rules")
+    counts = job_counts(dry.stdout)
+    # chunk-major batches [c0 global, c0 local, c1 global], [c1 local, c2 global, c2 local]: only part 1 grows
+    assert counts.pop("gradient_shard") == 2  # chunk 2 of n = 4
+    assert {rule for rule in counts if rule.startswith("gradient_batch")} == {
+        "gradient_batch__tiny__n2__part1", "gradient_batch__tiny__n3__part1"}
+    done = run(tmp_path, more)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(shards(tmp_path)) == 3 * 2 * 3
+    assert fingerprint(before) == before  # finished shards were kept, not recomputed
+    assert (pd.read_parquet(tmp_path / "results/tables/gradients.parquet")["n_samples"] == 6000).all()
+    assert "kept" in (tmp_path / "results/logs/batches/tiny__n2__part1.log").read_text()
 
 
 def test_a_killed_run_resumes_without_recomputing_finished_shards(tmp_path):
     config = yaml.safe_load(yaml.safe_dump(TINY))
-    config["gradients"][0]["samples"] = 8000  # 4 chunks per point, 24 jobs
-    proc = run(tmp_path, config, "--cores", "1", wait=False)
+    config["gradients"][0]["samples"] = 8000  # 4 chunks per point: 24 shards in 3 + 3 batches and 8 single jobs
+    target = "results/tables/gradients.parquet"  # the shards and their aggregation; figures add nothing here
+    proc = run(tmp_path, config, target, "--cores", "1", wait=False)
     deadline = time.time() + 300
     while len(shards(tmp_path)) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished = {p: p.stat().st_mtime_ns for p in shards(tmp_path)}
+    finished = fingerprint(shards(tmp_path))
     assert 2 <= len(finished) < 24
-    done = run(tmp_path, config)
+    done = run(tmp_path, config, target)
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(shards(tmp_path)) == 24
-    assert all(p.stat().st_mtime_ns == t for p, t in finished.items())  # none computed twice
+    assert fingerprint(finished) == finished  # none computed twice
+    assert not list(tmp_path.rglob("*.tmp"))  # the killed job's temporary file is not a shard
 
 
 @pytest.mark.parametrize(
@@ -93,12 +164,14 @@ def test_a_killed_run_resumes_without_recomputing_finished_shards(tmp_path):
         (lambda b: b.update(qubits=[]), "qubits"),
         (lambda b: b.update(qubit=[2, 3]), "qubit"),
         (lambda b: b.update(costs=["zz"], qubits=[1, 2]), "gradients[0].cost"),
+        (lambda c: c["batch"].update(shards=0), "shards"),
     ],
-    ids=["unknown-ansatz", "negative-samples", "empty-qubits", "misspelled-key", "cost-on-too-few-qubits"],
+    ids=["unknown-ansatz", "negative-samples", "empty-qubits", "misspelled-key", "cost-on-too-few-qubits",
+         "empty-batches"],
 )
 def test_malformed_configs_are_rejected_before_any_job_runs(tmp_path, change, key):
     config = yaml.safe_load(yaml.safe_dump(TINY))
-    change(config["gradients"][0])
+    change(config if key == "shards" else config["gradients"][0])
     done = run(tmp_path, config)
     assert done.returncode != 0
     assert key in done.stdout + done.stderr
@@ -116,5 +189,9 @@ def test_a_ten_thousand_point_config_dry_runs(tmp_path):
              "sigma": 0.1, "samples": 1000}
     done = run(tmp_path, {"gradients": [block]}, "-n", "--quiet", "rules")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "gradient_shard    10000" in done.stdout
+    counts = job_counts(done.stdout)
+    # n ≤ 10 (batch.max_qubits): 9 x 400 shards in batches of 100; n = 11…26: one job per shard
+    assert counts.pop("gradient_shard") == 16 * 400
+    assert sorted(rule for rule in counts if rule.startswith("gradient_batch")) == sorted(
+        f"gradient_batch__big__n{n}__part{k}" for n in range(2, 11) for k in range(4))
     assert not (tmp_path / "results").exists()

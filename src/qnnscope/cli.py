@@ -16,7 +16,7 @@ import logging
 import sys
 
 from qnnscope import __version__
-from qnnscope.gradients import GradientPoint, compute, fit, summarize, validate
+from qnnscope.gradients import GradientPoint, fit, summarize, validate, write_shard
 from qnnscope.io import read_tables, write_parquet
 
 
@@ -81,8 +81,7 @@ def _gradients(args: argparse.Namespace) -> None:
     validate(point, args.samples, prefix="--")
     if args.chunk < 0:
         raise ValueError(f"--chunk: must be >= 0, got {args.chunk}")
-    frame = compute(point, args.samples, args.chunk, args.seed)
-    write_parquet(frame, args.out, {"point": point.columns(), "samples": args.samples, "chunk": args.chunk})
+    write_shard(args.out, point, args.samples, args.chunk, args.seed)
 
 
 def _summarize(args: argparse.Namespace) -> None:

@@ -8,6 +8,8 @@ A shard has one row per (sample, parameter): the sweep-point columns, ``chunk``,
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import sys
 import time
@@ -22,7 +24,7 @@ from qnnscope.backends import available, get_backend
 from qnnscope.backends.torch_backend import METHODS
 from qnnscope.circuits import ANSATZE, Circuit, build
 from qnnscope.costs import Observable, make_cost
-from qnnscope.io import provenance
+from qnnscope.io import provenance, read_metadata, write_parquet
 from qnnscope.sim.engine import resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,10 @@ def resolve_params(spec: str, circuit: Circuit, key: str = "params") -> list[int
     return slots
 
 
+_circuit = functools.lru_cache(maxsize=4096)(build)
+"""Circuits are read-only once built; sweeps validate thousands of points that share a few."""
+
+
 def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circuit, Observable, list[int]]:
     """Check every option of a point before any work; errors name the option, the value and what
     is allowed.  Returns the circuit, observable and parameter slots."""
@@ -125,7 +131,7 @@ def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circ
             f"got init={point.init!r}, identity_block={point.identity_block}"
         )
     try:
-        circuit = build(point.ansatz, int(point.n_qubits), int(point.depth), int(point.identity_block))
+        circuit = _circuit(point.ansatz, int(point.n_qubits), int(point.depth), int(point.identity_block))
     except ValueError as exc:
         raise ValueError(f"{key('depth')}: {exc}") from None
     observable = make_cost(point.cost, circuit.n_qubits, key=key("cost"))
@@ -177,6 +183,30 @@ def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int =
         frame[name] = value
     columns = list(point.columns()) + [c for c in frame.columns if c not in point.columns()]
     return frame[columns]
+
+
+def shard_metadata(point: GradientPoint, samples: int, chunk: int, base_seed: int) -> dict:
+    """What a shard's file records about how it was made (schema metadata key ``qnnscope``)."""
+    columns = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in point.columns().items()}
+    return {"point": columns | {"params": point.params}, "samples": int(samples), "chunk": int(chunk),
+            "base_seed": int(base_seed)}
+
+
+def write_shard(path, point: GradientPoint, samples: int, chunk: int, base_seed: int, extra: dict | None = None,
+                progress: bool | None = None):
+    """Compute chunk ``chunk`` of ``point`` and write it to ``path`` atomically; ``extra`` columns
+    (e.g. the workflow's ``sweep`` and ``depth_rule``) go first."""
+    frame = compute(point, samples, chunk, base_seed, progress=progress)
+    for i, (name, value) in enumerate((extra or {}).items()):
+        frame.insert(i, name, value)
+    return write_parquet(frame, path, shard_metadata(point, samples, chunk, base_seed))
+
+
+def shard_is_current(path, point: GradientPoint, samples: int, chunk: int, base_seed: int) -> bool:
+    """Whether ``path`` is a complete shard of exactly this point, sample count, chunk and seed
+    (files are written atomically, so one that exists and says so is whole)."""
+    expected = json.loads(json.dumps(shard_metadata(point, samples, chunk, base_seed), sort_keys=True, default=str))
+    return read_metadata(path) == expected
 
 
 def summarize(shards: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:

@@ -6,10 +6,12 @@ is renamed into place, so a killed job leaves either the old file or the new one
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import platform
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -36,28 +38,62 @@ def provenance(backend: str, dtype: str, device: str, seed: int | None, wall_tim
     }
 
 
+@contextmanager
+def atomic_output(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; when the block finishes, give the file the usual
+    permissions (mkstemp makes it 0600; results are shared files) and rename it to ``path``.  If
+    the block raises, the temporary file is removed and ``path`` is untouched.  Temporary files
+    that a killed writer of the same ``path`` left behind are removed first."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike, metadata: dict | None = None) -> Path:
     """Write ``df`` to ``path`` atomically (temporary file + rename); ``metadata`` is stored as
     JSON under the schema key ``qnnscope``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(df, preserve_index=False)
     if metadata is not None:
         meta = dict(table.schema.metadata or {})
         meta[b"qnnscope"] = json.dumps(metadata, sort_keys=True, default=str).encode()
         table = table.replace_schema_metadata(meta)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         pq.write_table(table, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are shared files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
+
+
+def write_html_table(df: pd.DataFrame, path: str | os.PathLike, title: str) -> Path:
+    """``df`` as a self-contained HTML page (floats to 4 significant digits), written atomically."""
+    style = ("body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse}"
+             " th,td{border:1px solid #ccc;padding:2px 6px;text-align:right} th{background:#eee;position:sticky;top:0}")
+    body = df.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="", border=0)
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>"
+            f"<body><h3>{title}</h3><p>{len(df)} rows, {df.shape[1]} columns</p>{body}</body></html>")
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(page, encoding="utf-8")
+    return Path(path)
+
+
+def read_metadata(path: str | os.PathLike) -> dict | None:
+    """The JSON stored by :func:`write_parquet` under ``qnnscope``; None if the file is missing,
+    unreadable or carries none."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        return json.loads(meta[b"qnnscope"]) if b"qnnscope" in meta else None
+    except (OSError, ValueError, pa.ArrowInvalid):
+        return None
 
 
 def read_tables(paths: list[str | os.PathLike]) -> pd.DataFrame:

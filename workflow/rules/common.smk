@@ -1,6 +1,13 @@
-"""Sweep points from the config: every point is checked by the package before any job runs."""
+"""Sweep points from the config: every point is checked by the package before any job runs.
+
+A shard is one chunk of samples of one sweep point, identified by its parameters in its path.
+Shards of points with at most ``batch.max_qubits`` qubits are computed by batch jobs (rules
+``gradient_batch__…``, one per batch, generated below) so that thousands of millisecond points
+do not become thousands of jobs; larger points get one ``gradient_shard`` job per shard.
+"""
 
 import math
+import re
 from itertools import product
 
 from qnnscope.gradients import GradientPoint, validate as validate_point
@@ -45,35 +52,81 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
     )
 
 
-def gradient_shards() -> list[str]:
-    """Every shard of every sweep; raises (naming the config key) on a point the package refuses."""
-    paths = []
+def _shard_jobs() -> dict:
+    """Every shard of every sweep → what computing it takes; raises (naming the config key) on a
+    point the package refuses.  Within a sweep and qubit count the order is chunk-major, so raising
+    ``samples`` appends shards and leaves earlier batches as they were."""
+    jobs = {}
     for name, (i, block) in SWEEPS.items():
-        axes = product(block["qubits"], block["depths"], block["costs"], block["inits"], block["backends"], block["dtypes"])
-        for n, d, cost, init, backend, dtype in axes:
-            depth = depth_of(d, n)
-            point = point_of(block, n, depth, cost, init, backend, dtype)
-            validate_point(point, block["samples"], prefix=f"gradients[{i}].")
-            for chunk in range(math.ceil(block["samples"] / block["chunk"])):
-                paths.append(SHARD.format(sweep=name, ansatz=block["ansatz"], n=n, depth=depth, cost=cost, init=init,
-                                          backend=backend, dtype=dtype, params=block["params"], chunk=chunk))
-    return paths
+        n_chunks = math.ceil(block["samples"] / block["chunk"])
+        for n in block["qubits"]:
+            points = []
+            for d, cost, init, backend, dtype in product(block["depths"], block["costs"], block["inits"],
+                                                         block["backends"], block["dtypes"]):
+                point = point_of(block, n, depth_of(d, n), cost, init, backend, dtype)
+                validate_point(point, block["samples"], prefix=f"gradients[{i}].")
+                points.append((str(d), point))
+            for chunk, (rule, point) in product(range(n_chunks), points):
+                path = SHARD.format(sweep=name, ansatz=point.ansatz, n=n, depth=point.depth, cost=point.cost,
+                                    init=point.init, backend=point.backend, dtype=point.dtype,
+                                    params=point.params, chunk=chunk)
+                samples = min(block["chunk"], block["samples"] - chunk * block["chunk"])
+                jobs.setdefault(path, {"path": path, "sweep": name, "depth_rule": rule, "point": point,
+                                       "samples": samples, "chunk": chunk})
+    return jobs
 
 
-def depth_rule(wildcards) -> str:
-    """The config's depth entry that gives this point's depth (``20n`` or ``5``)."""
-    block = SWEEPS[wildcards.sweep][1]
-    return next(str(d) for d in block["depths"] if depth_of(d, int(wildcards.n)) == int(wildcards.depth))
+SHARD_JOBS = _shard_jobs()
+GRADIENT_SHARDS = list(SHARD_JOBS)
 
 
-def chunk_samples(wildcards) -> int:
-    """Samples in one chunk: the block's chunk size, or what is left of ``samples``."""
-    block = SWEEPS[wildcards.sweep][1]
-    return min(block["chunk"], block["samples"] - int(wildcards.chunk) * block["chunk"])
+def _batches() -> dict:
+    """Batch name → its shards: per sweep and qubit count (so adding a qubit count adds batches and
+    changes none), consecutive runs of ``batch.shards`` shards of points with n ≤ ``batch.max_qubits``."""
+    batches, groups = {}, {}
+    for job in SHARD_JOBS.values():
+        if job["point"].n_qubits <= config["batch"]["max_qubits"]:
+            groups.setdefault((job["sweep"], job["point"].n_qubits), []).append(job)
+    size = config["batch"]["shards"]
+    for (sweep, n), members in groups.items():
+        tag = re.sub(r"\W", "_", sweep)
+        for k in range(0, len(members), size):
+            batches[f"gradient_batch__{tag}__n{n}__part{k // size}"] = members[k:k + size]
+    return batches
 
 
-GRADIENT_SHARDS = gradient_shards()
+BATCHES = _batches()
+
+
+def shard_job(wildcards, output) -> list[dict]:
+    """The one shard a ``gradient_shard`` job computes."""
+    if output[0] not in SHARD_JOBS:
+        raise ValueError(f"{output[0]} is not a shard of any sweep in the config")
+    return [SHARD_JOBS[output[0]]]
+
+
+def gpu_request(n: int) -> int:
+    """One GPU for points with at least ``resources.gpu_min_qubits`` qubits, none below."""
+    return int(n >= config["resources"]["gpu_min_qubits"])
+
+
+def runtime(wildcards, attempt) -> int:
+    """Minutes: ``resources.runtime`` for the first attempt, that many more for each retry."""
+    return config["resources"]["runtime"] * attempt
+
+
+def mem_mb(wildcards, attempt) -> int:
+    return config["resources"]["mem_mb"] * attempt
 
 
 def aggregate_targets() -> list[str]:
-    return ["results/tables/gradients.parquet", "results/tables/scaling_fits.parquet"] if GRADIENT_SHARDS else []
+    """Tables (Parquet and their HTML rendering) and every figure of every sweep."""
+    if not GRADIENT_SHARDS:
+        return []
+    targets = [f"results/tables/{t}.{ext}" for t in ("gradients", "scaling_fits") for ext in ("parquet", "html")]
+    for name, (_, block) in SWEEPS.items():
+        figures = ["variance_vs_qubits", "variance_vs_depth"]
+        if {"global", "local"} <= set(block["costs"]):
+            figures.append("global_vs_local")
+        targets += [f"results/figures/gradients/{name}/{f}.{ext}" for f in figures for ext in ("png", "pdf")]
+    return targets
