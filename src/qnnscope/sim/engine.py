@@ -327,6 +327,18 @@ def states(circuit: Circuit, theta, choices=None, device="cpu", dtype="complex64
     return final_states(c, step_matrices(c, theta, choices), functional=not kernel)
 
 
+def unitaries(circuit: Circuit, theta, choices=None, device="cpu", dtype="complex64") -> torch.Tensor:
+    """The circuit's unitary for every sample, (S, 2^n, 2^n), wire 0 most significant; built by
+    evolving the basis states on the torch path, so it is differentiable in ``theta``."""
+    c = compile_circuit(circuit, device, dtype)
+    theta, choices = _as_tensors(c, theta, choices)
+    s, d = theta.shape[0], 2**c.n
+    mats = step_matrices(c, theta, choices).repeat_interleave(d, 0)
+    basis = torch.eye(d, dtype=c.dtype, device=c.device).repeat(1, s)  # column s·d + k is e_k
+    out = _run_torch(c, mats, basis, functional=True)
+    return out.T.reshape(s, d, d).transpose(1, 2)
+
+
 def _occurrences(c: Compiled, params) -> list[tuple[int, int]]:
     """(position in ``params``, rotation position) for every gate using each requested slot."""
     out = []

@@ -1,0 +1,187 @@
+"""Haar-random unitaries and states, the Hermitian logarithm of a unitary, Pauli expansions.
+
+Unitaries follow Mezzadri (2007): the QR decomposition of a complex Ginibre matrix, with each
+column of Q multiplied by the phase of the matching diagonal entry of R.  Without that phase
+fix the distribution depends on the QR routine's sign convention and is not Haar; a QR of a
+real Gaussian gives orthogonal matrices, not unitary ones (tests/test_haar.py shows both fail).
+
+An integer seed seeds a CPU ``torch.Generator`` and all Gaussians are drawn in float64 on the
+CPU, then cast and moved: a seed gives the same matrices on CPU and CUDA, and in complex64 the
+rounding of the complex128 ones.
+
+The Pauli expansion is hand-written because no library does it batched, on torch and with
+autograd: one 4×4 contraction per qubit, O(n·4^n) per matrix, never a 4^n × 2^n × 2^n basis.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+_BLOCK_ELEMENTS = 1 << 22
+"""Matrix entries per QR call in :func:`unitaries`: bounds the Gaussian and QR workspace."""
+
+
+def _generator(seed: int | torch.Generator) -> torch.Generator:
+    """``seed`` itself if it is a generator, else a new CPU generator seeded with it."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int or a torch.Generator, got {type(seed).__name__}")
+    return torch.Generator(device="cpu").manual_seed(seed)
+
+
+def _complex_gaussian(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """Entries (a + ib)/√2 with a, b standard normal: E|z|² = 1; drawn in float64 on ``gen``'s device."""
+    parts = torch.randn((*shape, 2), dtype=torch.float64, generator=gen, device=gen.device)
+    return torch.view_as_complex(parts).div_(math.sqrt(2.0)).to(dtype)
+
+
+def _check(samples: int, dim: int, dtype: torch.dtype) -> None:
+    """Refuse sizes below 1 and non-complex dtypes, naming the value."""
+    if samples < 1 or dim < 1:
+        raise ValueError(f"samples and dim must be >= 1, got samples={samples}, dim={dim}")
+    if not dtype.is_complex:
+        raise ValueError(f"dtype must be complex, got {dtype}")
+
+
+def unitaries(
+    samples: int,
+    dim: int,
+    seed: int | torch.Generator,
+    dtype: torch.dtype = torch.complex128,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """``samples`` Haar-random ``dim × dim`` unitaries, shape (samples, dim, dim).
+
+    Batched QR of complex Ginibre matrices with Mezzadri's phase fix, in blocks of at most
+    ``_BLOCK_ELEMENTS`` entries so the workspace stays bounded whatever ``samples`` is.
+    """
+    _check(samples, dim, dtype)
+    gen = _generator(seed)
+    out = torch.empty((samples, dim, dim), dtype=dtype, device=device)
+    block = max(1, _BLOCK_ELEMENTS // (dim * dim))
+    for start in range(0, samples, block):
+        stop = min(samples, start + block)
+        z = _complex_gaussian((stop - start, dim, dim), gen, dtype).to(device)
+        q, r = torch.linalg.qr(z)
+        d = torch.diagonal(r, dim1=-2, dim2=-1)
+        mag = d.abs()
+        phase = torch.where(mag > 0, d / mag.clamp_min(torch.finfo(mag.dtype).tiny), torch.ones_like(d))
+        out[start:stop] = q * phase.unsqueeze(-2)
+    return out
+
+
+def states(
+    samples: int,
+    dim: int,
+    seed: int | torch.Generator,
+    dtype: torch.dtype = torch.complex128,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """``samples`` Haar-random pure states in C^dim, shape (samples, dim): normalised complex Gaussians."""
+    _check(samples, dim, dtype)
+    z = _complex_gaussian((samples, dim), _generator(seed), dtype).to(device)
+    return z / torch.linalg.vector_norm(z, dim=-1, keepdim=True)
+
+
+def log_unitary(u: torch.Tensor) -> torch.Tensor:
+    """Hermitian K with exp(iK) = u, batched over leading dimensions; eigenphases in (−π, π].
+
+    A unitary is normal, so it has an orthonormal eigenbasis; ``eig`` alone may return a
+    non-orthogonal basis of a degenerate eigenspace.  Instead: rotate u by a global phase that
+    puts −1 in the middle of the widest gap of its spectrum, take the Cayley transform
+    C = i(1 − v)(1 + v)⁻¹ (Hermitian, eigenvalues tan(θ/2): distinct phases stay distinct),
+    and diagonalise C with ``eigh``, which gives an exactly unitary W even for degenerate
+    spectra.  The phases are then read off diag(W†uW), so exp(iK) − u is the part of u that W
+    fails to diagonalise: O(dim · eps), independent of how close eigenvalues are.  Phases
+    within √eps of −π are taken as +π, so a degenerate −1 eigenspace gets one phase.
+    """
+    if u.dim() < 2 or u.shape[-1] != u.shape[-2]:
+        raise ValueError(f"u must be (..., d, d), got shape {tuple(u.shape)}")
+    if not u.dtype.is_complex:
+        u = u.to(torch.complex128 if u.dtype == torch.float64 else torch.complex64)
+    dim = u.shape[-1]
+    eye = torch.eye(dim, dtype=u.dtype, device=u.device)
+
+    theta = torch.sort(torch.angle(torch.linalg.eigvals(u)), dim=-1).values
+    gaps = torch.cat([theta[..., 1:] - theta[..., :-1], (theta[..., :1] + 2 * math.pi) - theta[..., -1:]], -1)
+    widest = gaps.argmax(dim=-1, keepdim=True)
+    middle = theta.gather(-1, widest) + gaps.gather(-1, widest) / 2
+    v = u * torch.exp(1j * (math.pi - middle)).to(u.dtype).unsqueeze(-1)
+
+    cayley = 1j * torch.linalg.solve(eye + v, eye - v)
+    _, w = torch.linalg.eigh((cayley + cayley.mH) / 2)
+    phi = torch.angle(torch.diagonal(w.mH @ u @ w, dim1=-2, dim2=-1))
+    tol = math.sqrt(torch.finfo(phi.dtype).eps)
+    phi = torch.where(phi < -math.pi + tol, phi + 2 * math.pi, phi)
+    k = (w * phi.to(u.dtype).unsqueeze(-2)) @ w.mH
+    return (k + k.mH) / 2
+
+
+def _paulis(dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+    """I, X, Y, Z stacked, shape (4, 2, 2)."""
+    return torch.tensor(
+        [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]],
+        dtype=dtype,
+        device=device,
+    )
+
+
+def _per_qubit(x: torch.Tensor, m: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """Apply the 4×4 matrix ``m`` to each of the ``n_qubits`` base-4 digits of ``x``'s last axis.
+
+    Each step contracts the leading digit and appends the result as the trailing one, so after
+    ``n_qubits`` steps the digits are back in order (qubit 0 most significant).
+    """
+    lead = x.shape[:-1]
+    x = x.reshape(-1, 4**n_qubits)
+    for _ in range(n_qubits):
+        x = (x.reshape(x.shape[0], 4, -1).transpose(1, 2) @ m.T).reshape(x.shape[0], -1)
+    return x.reshape(*lead, 4**n_qubits)
+
+
+def _complex_dtype(t: torch.Tensor) -> torch.dtype:
+    """``t``'s dtype if complex, else the complex dtype of matching precision."""
+    if t.dtype.is_complex:
+        return t.dtype
+    return torch.complex128 if t.dtype == torch.float64 else torch.complex64
+
+
+def pauli_coefficients(k: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """c_P = tr(P k)/2^n for every n-qubit Pauli string P, shape (..., 4^n), batched, autograd-friendly.
+
+    P is indexed lexicographically over I, X, Y, Z per qubit, qubit 0 most significant, so
+    index 0 is the identity; k = Σ_P c_P P.  The result is complex; for Hermitian k it is real
+    up to rounding (take ``.real``).
+    """
+    d = 2**n_qubits
+    if k.dim() < 2 or k.shape[-2:] != (d, d):
+        raise ValueError(f"k must be (..., {d}, {d}) for {n_qubits} qubits, got shape {tuple(k.shape)}")
+    dtype = _complex_dtype(k)
+    lead = k.shape[:-2]
+    # Interleave row and column bits per qubit: digit q of the flat index is 2·r_q + c_q.
+    x = k.to(dtype).reshape(*lead, *([2] * (2 * n_qubits)))
+    nl = len(lead)
+    order = [i for q in range(n_qubits) for i in (nl + q, nl + n_qubits + q)]
+    x = x.permute(*range(nl), *order).reshape(*lead, 4**n_qubits)
+    # tr(P k) = Σ_{r,c} P[c, r] k[r, c], per qubit: m[p, 2r + c] = σ_p[c, r] / 2.
+    m = _paulis(dtype, k.device).transpose(1, 2).reshape(4, 4) / 2
+    return _per_qubit(x, m, n_qubits)
+
+
+def from_pauli_coefficients(c: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """Σ_P c_P P, shape (..., 2^n, 2^n), from coefficients (..., 4^n) in :func:`pauli_coefficients`' order."""
+    if c.dim() < 1 or c.shape[-1] != 4**n_qubits:
+        raise ValueError(f"c must be (..., {4**n_qubits}) for {n_qubits} qubits, got shape {tuple(c.shape)}")
+    dtype = _complex_dtype(c)
+    lead = c.shape[:-1]
+    # Per qubit: digit 2r + c of the result is Σ_p σ_p[r, c] c_p.
+    m = _paulis(dtype, c.device).reshape(4, 4).T
+    x = _per_qubit(c.to(dtype), m, n_qubits).reshape(*lead, *([2] * (2 * n_qubits)))
+    nl = len(lead)
+    rows = [nl + 2 * q for q in range(n_qubits)]
+    cols = [nl + 2 * q + 1 for q in range(n_qubits)]
+    d = 2**n_qubits
+    return x.permute(*range(nl), *rows, *cols).reshape(*lead, d, d)

@@ -1,0 +1,1 @@
+"""Models beyond plain circuits: dissipative QNNs (and, later, hybrid classifiers)."""

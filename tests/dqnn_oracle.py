@@ -1,0 +1,224 @@
+"""Dense numpy reference of a dissipative QNN (Beer et al., Nat. Commun. 11, 808 (2020)).
+
+Written from the definition, independently of :mod:`qnnscope.models.dqnn`: every perceptron
+unitary is embedded into the full space of a layer with Kronecker products and an explicit
+qubit permutation, the layer unitary is the product U^l = U_{m_l} ⋯ U_1, and the input qubits
+are traced out by summing diagonal blocks.  Slow (4^(m_{l−1}+m_l) per layer) and meant for tests.
+
+Qubit order everywhere: first qubit most significant.  Inside a perceptron's unitary the order
+is (inputs in the listed order, output).
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import reduce
+
+import numpy as np
+import scipy.linalg
+
+I2 = np.eye(2, dtype=complex)
+X = np.array([[0, 1], [1, 0]], dtype=complex)
+Y = np.array([[0, -1j], [1j, 0]], dtype=complex)
+Z = np.array([[1, 0], [0, -1]], dtype=complex)
+PAULIS = (I2, X, Y, Z)
+CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=complex)
+SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=complex)
+
+
+def kron(*mats: np.ndarray) -> np.ndarray:
+    return reduce(np.kron, mats, np.eye(1, dtype=complex))
+
+
+def ry(t: float) -> np.ndarray:
+    c, s = np.cos(t / 2), np.sin(t / 2)
+    return np.array([[c, -s], [s, c]], dtype=complex)
+
+
+def rz(t: float) -> np.ndarray:
+    return np.diag([np.exp(-0.5j * t), np.exp(0.5j * t)])
+
+
+def ket0(n: int) -> np.ndarray:
+    v = np.zeros(2**n, dtype=complex)
+    v[0] = 1
+    return v
+
+
+# --- embedding ------------------------------------------------------------------------------------
+
+def permutation(order: list[int], n: int) -> np.ndarray:
+    """The unitary P with P|b_0 … b_{n−1}⟩ = |b_{order[0]} … b_{order[n−1]}⟩ (reorders qubits so
+    that qubit ``order[k]`` ends up at position k)."""
+    dim = 2**n
+    p = np.zeros((dim, dim), dtype=complex)
+    for idx in range(dim):
+        bits = [(idx >> (n - 1 - q)) & 1 for q in range(n)]
+        new = 0
+        for k in range(n):
+            new = 2 * new + bits[order[k]]
+        p[new, idx] = 1
+    return p
+
+
+def embed(u: np.ndarray, qubits: list[int], n: int) -> np.ndarray:
+    """``u`` (2^k, 2^k) acting on ``qubits`` (its own order) of an n-qubit register, identity
+    elsewhere: P† (u ⊗ 1) P with P moving ``qubits`` to the front."""
+    qubits = list(qubits)
+    rest = [q for q in range(n) if q not in qubits]
+    p = permutation(qubits + rest, n)
+    return p.conj().T @ np.kron(u, np.eye(2 ** len(rest), dtype=complex)) @ p
+
+
+def partial_trace(rho: np.ndarray, keep: list[int], n: int) -> np.ndarray:
+    """Reduced state of qubits ``keep`` (in increasing order) by an explicit sum over the traced
+    qubits' basis states."""
+    keep = sorted(keep)
+    gone = [q for q in range(n) if q not in keep]
+    dk = 2 ** len(keep)
+    out = np.zeros((dk, dk), dtype=complex)
+
+    def index(kbits, gbits):
+        bits = [0] * n
+        for q, b in zip(keep, kbits):
+            bits[q] = b
+        for q, b in zip(gone, gbits):
+            bits[q] = b
+        return int("".join(map(str, bits)) or "0", 2)
+
+    kb = list(itertools.product((0, 1), repeat=len(keep)))
+    for g in itertools.product((0, 1), repeat=len(gone)):
+        rows = [index(a, g) for a in kb]
+        out += rho[np.ix_(rows, rows)]
+    return out
+
+
+# --- the network ------------------------------------------------------------------------------------
+
+def layer(rho_in: np.ndarray, m_in: int, m_out: int, perceptrons) -> np.ndarray:
+    """One layer: ρ_in ⊗ |0…0⟩⟨0…0| on (m_in inputs, m_out outputs), U^l = U_{m_out} ⋯ U_1,
+    conjugate, trace out the inputs.  ``perceptrons``: (inputs, output index, unitary) in order."""
+    n = m_in + m_out
+    zero = np.outer(ket0(m_out), ket0(m_out).conj())
+    rho = np.kron(rho_in, zero)
+    u = np.eye(2**n, dtype=complex)
+    for inputs, out, v in perceptrons:
+        u = embed(v, list(inputs) + [m_in + out], n) @ u
+    rho = u @ rho @ u.conj().T
+    d = 2**m_out
+    res = np.zeros((d, d), dtype=complex)
+    for i in range(2**m_in):
+        res += rho[i * d:(i + 1) * d, i * d:(i + 1) * d]
+    return res
+
+
+def network(widths, layers, rho0: np.ndarray) -> list[np.ndarray]:
+    """The output of every layer (a list of L density matrices) for input ``rho0``;
+    ``layers[l]`` is the perceptron list of layer l + 1 as in :func:`layer`."""
+    outs, rho = [], rho0
+    for l, row in enumerate(layers):
+        rho = layer(rho, widths[l], widths[l + 1], row)
+        outs.append(rho)
+    return outs
+
+
+def global_cost(rho: np.ndarray, phi: np.ndarray) -> float:
+    """1 − ⟨φ|ρ|φ⟩."""
+    return float(1 - (phi.conj() @ rho @ phi).real)
+
+
+def local_cost(rho: np.ndarray, psis) -> float:
+    """1 − (1/m) Σ_j ⟨ψ_j|ρ_j|ψ_j⟩ with ρ_j the reduced state of output qubit j."""
+    m = len(psis)
+    f = [(psi.conj() @ partial_trace(rho, [j], m) @ psi).real for j, psi in enumerate(psis)]
+    return float(1 - np.mean(f))
+
+
+# --- perceptron unitaries from their definitions ----------------------------------------------------
+
+def pauli_string(labels) -> np.ndarray:
+    """⊗ of Paulis labelled 0 = I, 1 = X, 2 = Y, 3 = Z."""
+    return kron(*(PAULIS[a] for a in labels))
+
+
+def general_unitary(coeffs, n: int) -> np.ndarray:
+    """exp(iK), K = Σ_P k_P P over the 4^n − 1 non-identity Pauli strings in lexicographic order
+    (I < X < Y < Z, first qubit most significant), ``coeffs`` their k_P."""
+    strings = list(itertools.product(range(4), repeat=n))[1:]
+    k = sum(c * pauli_string(s) for c, s in zip(coeffs, strings))
+    return scipy.linalg.expm(1j * k)
+
+
+def on(gate: np.ndarray, qubits, n: int) -> np.ndarray:
+    return embed(gate, list(qubits), n)
+
+
+def hea_unitary(params, n: int, depth: int) -> np.ndarray:
+    """Per layer RY(θ_{2j}) then RZ(θ_{2j+1}) on qubit j, then CNOT(0→1), …, CNOT(n−2→n−1)."""
+    u = np.eye(2**n, dtype=complex)
+    params = list(params)
+    for d in range(depth):
+        p = params[2 * n * d:2 * n * (d + 1)]
+        for j in range(n):
+            u = on(rz(p[2 * j + 1]) @ ry(p[2 * j]), [j], n) @ u
+        for j in range(n - 1):
+            u = on(CNOT, [j, j + 1], n) @ u
+    return u
+
+
+def local_unitary(params, n_inputs: int, locality: int) -> np.ndarray:
+    """``locality`` 1: SWAP(input, output) then RY on the output; ≥ 2: per input i,
+    RY(θ_{2i}) on i, RY(θ_{2i+1}) on the output, CNOT(i → output)."""
+    n, out = n_inputs + 1, n_inputs
+    if locality == 1:
+        return on(ry(params[0]), [out], n) @ SWAP
+    u = np.eye(2**n, dtype=complex)
+    for i in range(n_inputs):
+        u = on(CNOT, [i, out], n) @ on(ry(params[2 * i + 1]), [out], n) @ on(ry(params[2 * i]), [i], n) @ u
+    return u
+
+
+def perceptron_unitary(family: str, params, n_inputs: int, depth: int = 1, locality: int = 1) -> np.ndarray:
+    if family == "general":
+        return general_unitary(params, n_inputs + 1)
+    if family == "deep":
+        return hea_unitary(params, n_inputs + 1, depth)
+    if family == "local":
+        return local_unitary(params, n_inputs, locality)
+    raise ValueError(family)
+
+
+def wiring(widths, family: str, locality: int = 1):
+    """Per layer, per perceptron: its input qubits (from the definition of each family)."""
+    out = []
+    for l in range(1, len(widths)):
+        m_in = widths[l - 1]
+        if family == "local":
+            out.append([tuple(range(j, min(j + locality, m_in))) for j in range(widths[l])])
+        else:
+            out.append([tuple(range(m_in)) for _ in range(widths[l])])
+    return out
+
+
+def n_params(family: str, n_inputs: int, depth: int = 1, locality: int = 1) -> int:
+    if family == "general":
+        return 4 ** (n_inputs + 1) - 1
+    if family == "deep":
+        return 2 * (n_inputs + 1) * depth
+    return 1 if locality == 1 else 2 * n_inputs
+
+
+def build(widths, family: str, theta, depth: int = 1, locality: int = 1):
+    """The perceptron list per layer for one parameter vector ``theta``, perceptrons' parameters
+    laid out consecutively in layer order, then perceptron order."""
+    layers, offset = [], 0
+    for l, row in enumerate(wiring(widths, family, locality)):
+        perc = []
+        for j, inputs in enumerate(row):
+            k = n_params(family, len(inputs), depth, locality)
+            perc.append((inputs, j, perceptron_unitary(family, theta[offset:offset + k], len(inputs), depth, locality)))
+            offset += k
+        layers.append(perc)
+    if offset != len(theta):
+        raise ValueError(f"theta has {len(theta)} entries, the network {offset}")
+    return layers
