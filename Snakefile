@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/gradients.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/dqnn.smk"
 
 
 # Aggregation, figures and HTML tables take seconds: on a cluster they run where snakemake runs.
@@ -24,4 +25,5 @@ localrules: all, gradient_table, scaling_fits, table_html, figure_variance_vs_qu
 rule all:
     input:
         aggregate_targets(),
+        dqnn_training_targets(),
     default_target: True

@@ -143,9 +143,9 @@ def pauli_string(labels) -> np.ndarray:
 
 def general_unitary(coeffs, n: int) -> np.ndarray:
     """exp(iK), K = Σ_P k_P P over the 4^n − 1 non-identity Pauli strings in lexicographic order
-    (I < X < Y < Z, first qubit most significant), ``coeffs`` their k_P."""
-    strings = list(itertools.product(range(4), repeat=n))[1:]
-    k = sum(c * pauli_string(s) for c, s in zip(coeffs, strings))
+    (I < X < Y < Z, first qubit most significant), ``coeffs`` (..., 4^n − 1) their k_P."""
+    basis = np.stack([pauli_string(s) for s in itertools.product(range(4), repeat=n)][1:])
+    k = np.tensordot(np.asarray(coeffs), basis, axes=(-1, 0))
     return scipy.linalg.expm(1j * k)
 
 

@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 
 POINT_COLUMNS = (
     "model", "ansatz", "n_qubits", "depth", "cost_function", "init", "sigma", "identity_block", "backend", "dtype", "method",
+    "widths", "data", "pairs",
 )
-"""Columns that identify a sweep point in shards and tables."""
+"""Columns that identify a sweep point in shards and tables (``widths``, ``data`` and ``pairs``
+describe DQNN points and are '', '' and 0 for VQCs)."""
 GROUP_COLUMNS = ("sweep", "depth_rule") + POINT_COLUMNS
 """Grouping keys of tables: the workflow's shards also carry their sweep's name and the depth as
 the config wrote it (``20n`` or ``5``), so fits follow a depth rule across qubit counts."""
@@ -42,7 +44,13 @@ BLOCK_AMPLITUDES = 2**24
 
 @dataclass(frozen=True)
 class GradientPoint:
-    """One sweep point of a VQC gradient study (see ``config/README.md`` for each field)."""
+    """One sweep point of a gradient study (see ``config/README.md`` for each field).
+
+    ``model='vqc'``: ``ansatz`` names a circuit and ``depth`` its layers.  ``model='dqnn'``: a
+    dissipative QNN (:mod:`qnnscope.models.dqnn`) whose ``ansatz`` names the perceptrons
+    (``general``, ``deepD``, ``localM``), ``widths`` the qubits per layer (``4-4-4``; ``depth``
+    is the number of layers, ``n_qubits`` the sweep's qubit count), ``data`` the training pairs
+    (:data:`qnnscope.models.training.TASKS`) and ``pairs`` how many the cost averages over."""
 
     ansatz: str
     n_qubits: int
@@ -56,15 +64,30 @@ class GradientPoint:
     method: str = "auto"
     device: str = "cpu"
     params: str = "first"
+    model: str = "vqc"
+    widths: str = ""
+    data: str = ""
+    pairs: int = 0
 
     def columns(self) -> dict:
         """The sweep-point columns of this point's rows."""
         out = {k: v for k, v in asdict(self).items() if k in POINT_COLUMNS}
-        return {"model": "vqc", "cost_function": self.cost} | out
+        return {"model": self.model, "cost_function": self.cost} | out
+
+    @property
+    def label(self) -> str:
+        """The point's architecture in one path component: the ansatz, and for a DQNN also its
+        widths, data and pairs (``local1_w4-4_zero1``)."""
+        if self.model == "vqc":
+            return self.ansatz
+        return f"{self.ansatz}_w{self.widths}_{self.data}{self.pairs}"
 
     def seed_key(self) -> dict:
         """What the random draw depends on: the circuit and the distribution, not the cost or the
         backend, so different costs and backends of one study see the same parameter draws."""
+        if self.model == "dqnn":
+            return {"model": "dqnn", "ansatz": self.ansatz, "widths": self.widths, "init": self.init,
+                    "sigma": None if self.sigma is None else float(self.sigma)}
         return {
             "model": "vqc",
             "ansatz": self.ansatz,
@@ -104,6 +127,10 @@ def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circ
     """Check every option of a point before any work; errors name the option, the value and what
     is allowed.  Returns the circuit, observable and parameter slots."""
     key = lambda name: f"{prefix}{name}"  # noqa: E731 - option names differ between CLI and config
+    if point.model == "dqnn":
+        return _validate_dqnn(point, samples, key)
+    if point.model != "vqc":
+        raise ValueError(f"{key('model')}: unknown model {point.model!r}; allowed: vqc, dqnn")
     if point.ansatz not in ANSATZE:
         raise ValueError(f"{key('ansatz')}: unknown ansatz {point.ansatz!r}; allowed: {', '.join(sorted(ANSATZE))}")
     minimum = 2 if point.ansatz == "alternating" else 1
@@ -148,8 +175,121 @@ def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circ
     return circuit, observable, params
 
 
+def _validate_dqnn(point: GradientPoint, samples: int, key) -> tuple:
+    from qnnscope.models import dqnn, training
+
+    if samples < 2:
+        raise ValueError(f"{key('samples')}: must be >= 2 (a sample variance needs two draws), got {samples}")
+    try:
+        widths = tuple(int(w) for w in point.widths.split("-"))
+    except ValueError:
+        raise ValueError(f"{key('widths')}: {point.widths!r} is not a list of layer widths like '4-4-4'") from None
+    try:
+        net = dqnn.from_label(point.ansatz, widths)
+    except ValueError as exc:
+        raise ValueError(f"{key(str(exc).split(':')[0])}:{str(exc).split(':', 1)[1]}") from None
+    if point.backend != "torch" or point.method != "auto":
+        raise ValueError(f"{key('backend')}: DQNNs run on the torch engine (backend torch, method auto), got "
+                         f"backend={point.backend!r}, method={point.method!r}")
+    resolve_dtype(point.dtype)
+    if point.data not in training.TASKS:
+        raise ValueError(f"{key('data')}: unknown data {point.data!r}; allowed: {', '.join(training.TASKS)}")
+    if point.data != "zero" and widths[0] != widths[-1]:
+        raise ValueError(f"{key('data')}: {point.data!r} maps the input layer to the output layer; it needs equal "
+                         f"first and last widths, got {point.widths}")
+    if point.pairs < 1:
+        raise ValueError(f"{key('pairs')}: must be >= 1, got {point.pairs}")
+    if point.cost not in ("global", "local"):
+        raise ValueError(f"{key('cost')}: DQNN costs are 'global' (fidelity) and 'local' (per-qubit), got {point.cost!r}")
+    if point.cost == "local" and point.data not in ("zero", "product"):
+        raise ValueError(f"{key('cost')}: the local cost needs product targets (data zero or product), got data {point.data!r}")
+    if int(point.identity_block):
+        raise ValueError(f"{key('identity-block')}: identity blocks are for VQCs")
+    try:
+        dqnn.draw(net, 1, 0, point.init, point.sigma)
+    except ValueError as exc:
+        raise ValueError(f"{key('init')}: {str(exc).split(': ', 1)[1]}") from None
+    if point.sigma is not None and point.init != "normal":
+        raise ValueError(f"{key('sigma')}: applies only to init 'normal', got sigma={point.sigma} with init={point.init!r}")
+    params = resolve_params(point.params, net, key=key("params"))
+    return net, None, params
+
+
+def _dqnn_evaluate(point: GradientPoint, net, theta: np.ndarray, params: list[int], data_seed: int,
+                   show: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    """Costs (S,) and gradients (S, len(params)) of a DQNN point by autograd, in blocks that
+    keep the simulation's saved tensors near CHUNK_BYTES; returns the simulation mode too."""
+    import torch
+
+    from qnnscope.models import dqnn, training
+    from qnnscope.sim.engine import CHUNK_BYTES
+
+    ctype = resolve_dtype(point.dtype)
+    chains = net.family == "local" and net.locality == 1 and point.data in ("zero", "product")
+    if chains:  # independent chains: n = 20 costs what 20 two-qubit networks cost
+        inputs, targets = training.product_factors(point.data, net.widths, point.pairs, seed=data_seed, dtype=ctype)
+        mode, per_sample = "chains", point.pairs * net.widths[0] * 2 ** (net.n_layers + 1) * 16 * (2 * net.n_layers + 4)
+    else:
+        inputs, targets = training.training_pairs(point.data, net.widths, point.pairs, seed=data_seed, dtype=ctype)
+        mode = net.choose_mode(pure_input=True)
+        per_sample = point.pairs * (2 ** net.modes()[mode]) * 16 * (2 * len(net.perceptrons) + 4)
+    block = max(1, CHUNK_BYTES // per_sample)
+    costs, grads = np.empty(len(theta)), np.empty((len(theta), len(params)))
+    cost_fn = dqnn.global_cost if point.cost == "global" else dqnn.local_cost
+    for lo in tqdm(range(0, len(theta), block), desc=f"dqnn {point.ansatz} {point.widths}", disable=not show):
+        hi = min(len(theta), lo + block)
+        t = torch.as_tensor(theta[lo:hi]).requires_grad_(True)
+        if chains:
+            c = dqnn.chain_costs(net, t, inputs, targets, point.cost, dtype=ctype)
+        else:
+            out = dqnn.run(net, t, inputs.repeat(hi - lo, 1), mode=mode, dtype=ctype)
+            c = cost_fn(out, targets.repeat(hi - lo, 1), per_sample=point.pairs)
+        (g,) = torch.autograd.grad(c.sum(), t)
+        costs[lo:hi], grads[lo:hi] = c.detach().numpy(), g[:, params].numpy()
+    return costs, grads, mode
+
+
+def _compute_dqnn(point: GradientPoint, samples: int, chunk: int, base_seed: int, progress: bool | None) -> pd.DataFrame:
+    from qnnscope.models import dqnn
+
+    net, _, params = validate(point, samples)
+    seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
+    data_seed = sampling.stable_seed(base_seed, point.widths, point.data, point.pairs, "data")
+    theta = dqnn.draw(net, samples, seed, point.init, point.sigma)
+    start = time.perf_counter()
+    costs, grads, mode = _dqnn_evaluate(point, net, theta, params, data_seed, sys.stderr.isatty() if progress is None else progress)
+    wall = time.perf_counter() - start
+    log.info("%s: %d samples x %d params in %.2f s (%s simulation)", point, samples, len(params), wall, mode)
+    owner = {q: p for p in net.perceptrons for q in range(p.offset, p.offset + p.n_params)}
+    return _frame(point, chunk, samples, params, costs, grads, [owner[q].layer for q in params],
+                  [owner[q].index for q in params], seed, wall)
+
+
+def _frame(point, chunk, samples, params, costs, grads, layers, wires, seed, wall) -> pd.DataFrame:
+    """The shard: one row per (sample, parameter), point and provenance columns."""
+    frame = pd.DataFrame(
+        {
+            "chunk": np.int64(chunk),
+            "sample": np.repeat(np.arange(samples, dtype=np.int64), len(params)),
+            "param_index": np.tile(np.asarray(params, dtype=np.int64), samples),
+            "param_layer": np.tile(np.asarray(layers, dtype=np.int64), samples),
+            "param_wire": np.tile(np.asarray(wires, dtype=np.int64), samples),
+            "grad": grads.reshape(-1),
+            "cost": np.repeat(costs, len(params)),
+        }
+    )
+    for name, value in point.columns().items():
+        frame[name] = value
+    for name, value in provenance(point.backend, point.dtype, point.device, seed, wall).items():
+        frame[name] = value
+    columns = list(point.columns()) + [c for c in frame.columns if c not in point.columns()]
+    return frame[columns]
+
+
 def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int = 0, progress: bool | None = None) -> pd.DataFrame:
     """Draw ``samples`` parameter vectors for chunk ``chunk`` of ``point`` and return the shard."""
+    if point.model == "dqnn":
+        return _compute_dqnn(point, samples, chunk, base_seed, progress)
     circuit, observable, params = validate(point, samples)
     seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
     theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
@@ -166,23 +306,8 @@ def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int =
     wall = time.perf_counter() - start
     log.info("%s: %d samples x %d params in %.2f s", point, samples, len(params), wall)
     first_wire = {p: circuit.ops[circuit.param_gates(p)[0]].wires[0] for p in params}
-    frame = pd.DataFrame(
-        {
-            "chunk": np.int64(chunk),
-            "sample": np.repeat(np.arange(samples, dtype=np.int64), len(params)),
-            "param_index": np.tile(np.asarray(params, dtype=np.int64), samples),
-            "param_layer": np.tile(np.asarray([circuit.param_layer[p] for p in params], dtype=np.int64), samples),
-            "param_wire": np.tile(np.asarray([first_wire[p] for p in params], dtype=np.int64), samples),
-            "grad": grads.reshape(-1),
-            "cost": np.repeat(costs, len(params)),
-        }
-    )
-    for name, value in point.columns().items():
-        frame[name] = value
-    for name, value in provenance(point.backend, point.dtype, point.device, seed, wall).items():
-        frame[name] = value
-    columns = list(point.columns()) + [c for c in frame.columns if c not in point.columns()]
-    return frame[columns]
+    return _frame(point, chunk, samples, params, costs, grads, [circuit.param_layer[p] for p in params],
+                  [first_wire[p] for p in params], seed, wall)
 
 
 def shard_metadata(point: GradientPoint, samples: int, chunk: int, base_seed: int) -> dict:

@@ -1,16 +1,18 @@
-"""Haar-random unitaries and states, the Hermitian logarithm of a unitary, Pauli expansions.
+"""Haar-random unitaries and states, the Hermitian log of a unitary, Pauli expansions.
 
-Unitaries follow Mezzadri (2007): the QR decomposition of a complex Ginibre matrix, with each
-column of Q multiplied by the phase of the matching diagonal entry of R.  Without that phase
-fix the distribution depends on the QR routine's sign convention and is not Haar; a QR of a
-real Gaussian gives orthogonal matrices, not unitary ones (tests/test_haar.py shows both fail).
+Unitaries follow Mezzadri (2007): the QR decomposition of a complex Ginibre matrix,
+with each column of Q multiplied by the phase of the matching diagonal entry of R.
+Without that phase fix the distribution depends on the QR routine's sign convention
+and is not Haar; a QR of a real Gaussian gives orthogonal matrices, not unitary ones
+(tests/test_haar.py shows both fail statistics that these unitaries pass).
 
-An integer seed seeds a CPU ``torch.Generator`` and all Gaussians are drawn in float64 on the
-CPU, then cast and moved: a seed gives the same matrices on CPU and CUDA, and in complex64 the
-rounding of the complex128 ones.
+An integer seed seeds a CPU ``torch.Generator``, and all Gaussians are drawn in float64
+on the generator's device, then cast and moved: a seed gives the same matrices on CPU
+and CUDA, and in complex64 the rounding of the complex128 ones.
 
-The Pauli expansion is hand-written because no library does it batched, on torch and with
-autograd: one 4×4 contraction per qubit, O(n·4^n) per matrix, never a 4^n × 2^n × 2^n basis.
+The Pauli expansion is hand-written because no library does it batched, on torch and
+with autograd: one 4×4 contraction per qubit, O(n·4^n) per matrix, never a
+4^n × 2^n × 2^n basis (4 GB at n = 7).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import math
 import torch
 
 _BLOCK_ELEMENTS = 1 << 22
-"""Matrix entries per QR call in :func:`unitaries`: bounds the Gaussian and QR workspace."""
+"""Matrix entries per QR call in :func:`unitaries`: bounds the QR workspace."""
 
 
 def _generator(seed: int | torch.Generator) -> torch.Generator:
@@ -28,20 +30,28 @@ def _generator(seed: int | torch.Generator) -> torch.Generator:
     if isinstance(seed, torch.Generator):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or a torch.Generator, got {type(seed).__name__}")
+        raise TypeError(
+            f"seed must be an int or a torch.Generator, got {type(seed).__name__}"
+        )
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
-def _complex_gaussian(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
-    """Entries (a + ib)/√2 with a, b standard normal: E|z|² = 1; drawn in float64 on ``gen``'s device."""
-    parts = torch.randn((*shape, 2), dtype=torch.float64, generator=gen, device=gen.device)
+def _complex_gaussian(
+    shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype
+) -> torch.Tensor:
+    """Entries (a + ib)/√2, a and b standard normal in float64 on ``gen``'s device."""
+    parts = torch.randn(
+        (*shape, 2), dtype=torch.float64, generator=gen, device=gen.device
+    )
     return torch.view_as_complex(parts).div_(math.sqrt(2.0)).to(dtype)
 
 
 def _check(samples: int, dim: int, dtype: torch.dtype) -> None:
     """Refuse sizes below 1 and non-complex dtypes, naming the value."""
     if samples < 1 or dim < 1:
-        raise ValueError(f"samples and dim must be >= 1, got samples={samples}, dim={dim}")
+        raise ValueError(
+            f"samples and dim must be >= 1, got samples={samples}, dim={dim}"
+        )
     if not dtype.is_complex:
         raise ValueError(f"dtype must be complex, got {dtype}")
 
@@ -55,8 +65,9 @@ def unitaries(
 ) -> torch.Tensor:
     """``samples`` Haar-random ``dim × dim`` unitaries, shape (samples, dim, dim).
 
-    Batched QR of complex Ginibre matrices with Mezzadri's phase fix, in blocks of at most
-    ``_BLOCK_ELEMENTS`` entries so the workspace stays bounded whatever ``samples`` is.
+    Batched QR of complex Ginibre matrices with Mezzadri's phase fix, in blocks of at
+    most ``_BLOCK_ELEMENTS`` entries so the workspace is bounded whatever ``samples``.
+    Deterministic for a given (samples, dim, integer seed).
     """
     _check(samples, dim, dtype)
     gen = _generator(seed)
@@ -67,8 +78,7 @@ def unitaries(
         z = _complex_gaussian((stop - start, dim, dim), gen, dtype).to(device)
         q, r = torch.linalg.qr(z)
         d = torch.diagonal(r, dim1=-2, dim2=-1)
-        mag = d.abs()
-        phase = torch.where(mag > 0, d / mag.clamp_min(torch.finfo(mag.dtype).tiny), torch.ones_like(d))
+        phase = torch.where(d == 0, 1.0, torch.sgn(d))  # R_jj = 0 has probability 0
         out[start:stop] = q * phase.unsqueeze(-2)
     return out
 
@@ -80,23 +90,28 @@ def states(
     dtype: torch.dtype = torch.complex128,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """``samples`` Haar-random pure states in C^dim, shape (samples, dim): normalised complex Gaussians."""
+    """``samples`` Haar-random pure states, shape (samples, dim).
+
+    Normalised complex Gaussian vectors, seeded as :func:`unitaries`.
+    """
     _check(samples, dim, dtype)
     z = _complex_gaussian((samples, dim), _generator(seed), dtype).to(device)
     return z / torch.linalg.vector_norm(z, dim=-1, keepdim=True)
 
 
 def log_unitary(u: torch.Tensor) -> torch.Tensor:
-    """Hermitian K with exp(iK) = u, batched over leading dimensions; eigenphases in (−π, π].
+    """Hermitian K with exp(iK) = u, batched over leading axes; eigenphases in (−π, π].
 
-    A unitary is normal, so it has an orthonormal eigenbasis; ``eig`` alone may return a
-    non-orthogonal basis of a degenerate eigenspace.  Instead: rotate u by a global phase that
-    puts −1 in the middle of the widest gap of its spectrum, take the Cayley transform
-    C = i(1 − v)(1 + v)⁻¹ (Hermitian, eigenvalues tan(θ/2): distinct phases stay distinct),
-    and diagonalise C with ``eigh``, which gives an exactly unitary W even for degenerate
-    spectra.  The phases are then read off diag(W†uW), so exp(iK) − u is the part of u that W
-    fails to diagonalise: O(dim · eps), independent of how close eigenvalues are.  Phases
-    within √eps of −π are taken as +π, so a degenerate −1 eigenspace gets one phase.
+    u is normal, so it has an orthonormal eigenbasis, but ``eig`` may return a
+    non-orthogonal basis of a (near-)degenerate eigenspace.  Instead: rotate u by the
+    global phase that puts −1 mid-way across the widest gap of its spectrum (at least
+    π/dim from every eigenvalue), take the Cayley transform C = i(1 − v)(1 + v)⁻¹
+    (Hermitian with eigenvalues tan(θ/2), so distinct phases stay distinct, unlike the
+    Hermitian part cos θ), and diagonalise C with ``eigh``: W is unitary to rounding
+    even for degenerate spectra.  The phases are read off diag(W†uW), so exp(iK) − u
+    is the part of u that W fails to diagonalise, O(dim·eps) however close the
+    eigenvalues are.  Phases within √eps of −π are taken as +π (so a degenerate −1
+    eigenspace gets one phase): they may exceed π by that much.
     """
     if u.dim() < 2 or u.shape[-1] != u.shape[-2]:
         raise ValueError(f"u must be (..., d, d), got shape {tuple(u.shape)}")
@@ -106,7 +121,13 @@ def log_unitary(u: torch.Tensor) -> torch.Tensor:
     eye = torch.eye(dim, dtype=u.dtype, device=u.device)
 
     theta = torch.sort(torch.angle(torch.linalg.eigvals(u)), dim=-1).values
-    gaps = torch.cat([theta[..., 1:] - theta[..., :-1], (theta[..., :1] + 2 * math.pi) - theta[..., -1:]], -1)
+    gaps = torch.cat(
+        [
+            theta[..., 1:] - theta[..., :-1],
+            (theta[..., :1] + 2 * math.pi) - theta[..., -1:],
+        ],
+        -1,
+    )
     widest = gaps.argmax(dim=-1, keepdim=True)
     middle = theta.gather(-1, widest) + gaps.gather(-1, widest) / 2
     v = u * torch.exp(1j * (math.pi - middle)).to(u.dtype).unsqueeze(-1)
@@ -130,15 +151,16 @@ def _paulis(dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
 
 
 def _per_qubit(x: torch.Tensor, m: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """Apply the 4×4 matrix ``m`` to each of the ``n_qubits`` base-4 digits of ``x``'s last axis.
+    """Apply the 4×4 ``m`` to each base-4 digit (one per qubit) of ``x``'s last axis.
 
-    Each step contracts the leading digit and appends the result as the trailing one, so after
-    ``n_qubits`` steps the digits are back in order (qubit 0 most significant).
+    Each step contracts the leading digit and appends the result as the trailing one,
+    so after ``n_qubits`` steps the digits are back in order (qubit 0 most significant).
     """
     lead = x.shape[:-1]
     x = x.reshape(-1, 4**n_qubits)
     for _ in range(n_qubits):
-        x = (x.reshape(x.shape[0], 4, -1).transpose(1, 2) @ m.T).reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], 4, -1).transpose(1, 2) @ m.T
+        x = x.reshape(x.shape[0], -1)
     return x.reshape(*lead, 4**n_qubits)
 
 
@@ -150,18 +172,22 @@ def _complex_dtype(t: torch.Tensor) -> torch.dtype:
 
 
 def pauli_coefficients(k: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """c_P = tr(P k)/2^n for every n-qubit Pauli string P, shape (..., 4^n), batched, autograd-friendly.
+    """c_P = tr(P k)/2^n for every n-qubit Pauli string P: (..., 2^n, 2^n) → (..., 4^n).
 
-    P is indexed lexicographically over I, X, Y, Z per qubit, qubit 0 most significant, so
-    index 0 is the identity; k = Σ_P c_P P.  The result is complex; for Hermitian k it is real
-    up to rounding (take ``.real``).
+    P is indexed lexicographically over I, X, Y, Z per qubit, qubit 0 most significant,
+    so index 0 is the identity and k = Σ_P c_P P.  Batched over leading axes and
+    differentiable.  The result is complex; for Hermitian k it is real up to rounding
+    (take ``.real``).
     """
     d = 2**n_qubits
     if k.dim() < 2 or k.shape[-2:] != (d, d):
-        raise ValueError(f"k must be (..., {d}, {d}) for {n_qubits} qubits, got shape {tuple(k.shape)}")
+        raise ValueError(
+            f"k must be (..., {d}, {d}) for {n_qubits} qubits, "
+            f"got shape {tuple(k.shape)}"
+        )
     dtype = _complex_dtype(k)
     lead = k.shape[:-2]
-    # Interleave row and column bits per qubit: digit q of the flat index is 2·r_q + c_q.
+    # Interleave row and column bits: digit q of the flat index is 2·r_q + c_q.
     x = k.to(dtype).reshape(*lead, *([2] * (2 * n_qubits)))
     nl = len(lead)
     order = [i for q in range(n_qubits) for i in (nl + q, nl + n_qubits + q)]
@@ -172,14 +198,21 @@ def pauli_coefficients(k: torch.Tensor, n_qubits: int) -> torch.Tensor:
 
 
 def from_pauli_coefficients(c: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """Σ_P c_P P, shape (..., 2^n, 2^n), from coefficients (..., 4^n) in :func:`pauli_coefficients`' order."""
+    """Σ_P c_P P: (..., 4^n) → (..., 2^n, 2^n), inverting :func:`pauli_coefficients`.
+
+    Same Pauli order; batched over leading axes and differentiable.
+    """
     if c.dim() < 1 or c.shape[-1] != 4**n_qubits:
-        raise ValueError(f"c must be (..., {4**n_qubits}) for {n_qubits} qubits, got shape {tuple(c.shape)}")
+        raise ValueError(
+            f"c must be (..., {4**n_qubits}) for {n_qubits} qubits, "
+            f"got shape {tuple(c.shape)}"
+        )
     dtype = _complex_dtype(c)
     lead = c.shape[:-1]
     # Per qubit: digit 2r + c of the result is Σ_p σ_p[r, c] c_p.
     m = _paulis(dtype, c.device).reshape(4, 4).T
-    x = _per_qubit(c.to(dtype), m, n_qubits).reshape(*lead, *([2] * (2 * n_qubits)))
+    x = _per_qubit(c.to(dtype), m, n_qubits)
+    x = x.reshape(*lead, *([2] * (2 * n_qubits)))
     nl = len(lead)
     rows = [nl + 2 * q for q in range(n_qubits)]
     cols = [nl + 2 * q + 1 for q in range(n_qubits)]

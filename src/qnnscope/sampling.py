@@ -74,15 +74,20 @@ def _check_options(circuit: Circuit, n_samples: int, init: str, sigma: float | N
         )
 
 
+def angles(rng: np.random.Generator, shape: tuple[int, ...], init: str, sigma: float | None = None) -> np.ndarray:
+    """Independent angles of distribution ``init`` (for ``identity_block``: uniform on [0, 2π),
+    before the mirrored slots are tied)."""
+    if init == "normal":
+        return rng.normal(0.0, sigma, size=shape)
+    low, high = _UNIFORM_RANGES[init]
+    return rng.uniform(low, high, size=shape)
+
+
 def _draw_theta(
     rng: np.random.Generator, circuit: Circuit, n_samples: int, init: str, sigma: float | None
 ) -> np.ndarray:
     """Angles ``(n_samples, n_params)`` from distribution ``init``."""
-    shape = (n_samples, circuit.n_params)
-    if init == "normal":
-        return rng.normal(0.0, sigma, size=shape)
-    low, high = _UNIFORM_RANGES[init]
-    theta = rng.uniform(low, high, size=shape)
+    theta = angles(rng, (n_samples, circuit.n_params), init, sigma)
     if init == "identity_block":
         dst, src = np.asarray(circuit.ties).T
         theta[:, dst] = -theta[:, src]

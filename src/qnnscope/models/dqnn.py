@@ -31,7 +31,7 @@ Everything is differentiable in the parameters (torch autograd).
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -337,26 +337,85 @@ def global_cost(out: Output, targets: torch.Tensor, per_sample: int = 1) -> torc
 
 
 def local_cost(out: Output, targets: torch.Tensor, per_sample: int = 1) -> torch.Tensor:
-    """C_L = 1 − (1/m) Σ_j ⟨ψ_j|ρ_j|ψ_j⟩ per sample for product targets ``targets``
-    (B or 1, m, 2): the fidelity of each output qubit with its target, averaged."""
+    """C_L = 1 − (1/m) Σ_j ⟨ψ_j|ρ_j|ψ_j⟩ per sample for product targets ⊗_j |ψ_j⟩, given as
+    their factors (B or 1, m, 2) or as the product states themselves (B or 1, 2^m), whose
+    single-qubit marginals τ_j = |ψ_j⟩⟨ψ_j| give ⟨ψ_j|ρ_j|ψ_j⟩ = tr(τ_j ρ_j)."""
     rho = out.marginals()
-    targets = torch.as_tensor(targets).to(rho.dtype).expand(rho.shape[0], -1, -1)
-    f = torch.einsum("bji,bjik,bjk->bj", targets.conj(), rho, targets).real.mean(1)
+    targets = torch.as_tensor(targets).to(rho.dtype)
+    if targets.ndim == 3:
+        tau = torch.einsum("bji,bjk->bjik", targets, targets.conj())
+    else:
+        tau = Output("pure", targets, out.n_out).marginals()
+    tau = tau.expand(rho.shape[0], -1, -1, -1)
+    f = torch.einsum("bjik,bjki->bj", tau, rho).real.mean(1)
     return 1 - f.reshape(-1, per_sample).mean(1)
+
+
+def chain_costs(net: DQNN, theta: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, cost: str,
+                dtype="complex128") -> torch.Tensor:
+    """Costs (S,) of a ``local1`` network on product inputs and product targets, given as their
+    single-qubit factors (N, m, 2) for N training pairs shared by all samples.
+
+    Perceptron j of every layer acts on qubit j only (SWAP, then RY), so the network is m
+    independent chains 1 → 1 → … → 1 and the output is the product of the chains' outputs: the
+    fidelity with a product target is the product of the chains' fidelities, and the local cost
+    averages them.  All S·m chains run as one batch of the (1, …, 1) network, so n = 20 or 100
+    qubits cost no more than n chains of L + 1 qubits."""
+    if net.family != "local" or net.locality != 1:
+        raise ValueError(f"ansatz: chain factorisation needs local1 perceptrons, got {net.family} (locality {net.locality})")
+    m, layers = net.widths[0], net.n_layers
+    chain = DQNN((1,) * (layers + 1), "local", locality=1)
+    s, n_pairs = theta.shape[0], inputs.shape[0]
+    slots = torch.tensor([[p.offset for p in net.perceptrons if p.index == j] for j in range(m)])  # (m, L)
+    per_chain = theta[:, slots].reshape(s * m, layers)
+    rows = inputs.transpose(0, 1).reshape(1, m, n_pairs, 2).expand(s, -1, -1, -1).reshape(s * m * n_pairs, 2)
+    goal = targets.transpose(0, 1).reshape(1, m, n_pairs, 2).expand(s, -1, -1, -1).reshape(s * m * n_pairs, 2)
+    f = run(chain, per_chain, rows, mode="pure", dtype=dtype).fidelity(goal.to(engine.resolve_dtype(dtype)))
+    f = f.reshape(s, m, n_pairs)
+    if cost == "global":
+        return 1 - f.prod(1).mean(1)
+    if cost == "local":
+        return 1 - f.mean(1).mean(1)
+    raise ValueError(f"cost: {cost!r}; allowed: global, local")
 
 
 # --- parameters ----------------------------------------------------------------------------------
 
-def draw(net: DQNN, samples: int, seed: int) -> np.ndarray:
+INITS = ("haar", "uniform", "uniform_sym", "uniform_half", "normal")
+"""Parameter distributions: ``haar`` for general perceptrons; angle distributions (see
+:data:`qnnscope.sampling.INITS`) for circuit perceptrons."""
+
+
+def draw(net: DQNN, samples: int, seed: int, init: str | None = None, sigma: float | None = None) -> np.ndarray:
     """Random parameters (S, n_params): Haar-random general perceptrons (K = −i log U in the
-    Pauli basis), uniform angles on [0, 2π) for circuit perceptrons."""
+    Pauli basis, ``init='haar'``, the default for them), angles of distribution ``init`` for
+    circuit perceptrons (default uniform on [0, 2π))."""
     if samples < 1:
         raise ValueError(f"samples: must be >= 1, got {samples}")
+    init = init or ("haar" if net.family == "general" else "uniform")
+    if (init == "haar") != (net.family == "general") or init not in INITS:
+        allowed = "haar" if net.family == "general" else ", ".join(INITS[1:])
+        raise ValueError(f"init: {init!r} does not go with {net.family} perceptrons; allowed: {allowed}")
+    if init == "normal" and not (sigma and sigma > 0):
+        raise ValueError(f"sigma: init 'normal' needs sigma > 0, got {sigma}")
     if net.family != "general":
-        return np.random.default_rng(seed).uniform(0.0, 2 * math.pi, size=(samples, net.n_params))
+        return sampling.angles(np.random.default_rng(seed), (samples, net.n_params), init, sigma)
     theta = np.empty((samples, net.n_params))
     for p in net.perceptrons:
         u = haar.unitaries(samples, 2**p.n_qubits, sampling.stable_seed(seed, p.layer, p.index))
         coeffs = haar.pauli_coefficients(haar.log_unitary(u), p.n_qubits)
         theta[:, p.offset:p.offset + p.n_params] = coeffs[:, 1:].real.numpy()
     return theta
+
+
+def from_label(label: str, widths: tuple[int, ...]) -> DQNN:
+    """``general``, ``deepD`` (hardware-efficient perceptrons of D layers) or ``localM``
+    (local perceptrons on M inputs) → the network of these widths."""
+    match = re.fullmatch(r"(general)|deep([1-9][0-9]*)|local([1-9][0-9]*)", label)
+    if match is None:
+        raise ValueError(f"ansatz: {label!r} is not a perceptron family; allowed: general, deepD, localM (e.g. deep4, local1)")
+    if match.group(1):
+        return DQNN(widths, "general")
+    if match.group(2):
+        return DQNN(widths, "deep", depth=int(match.group(2)))
+    return DQNN(widths, "local", locality=int(match.group(3)))

@@ -30,6 +30,33 @@ from qnnscope.models.dqnn import DQNN, _add_zero, _apply, _trace_out, global_cos
 TASKS = ("unitary", "identity", "product", "zero")
 
 
+def product_factors(task: str, widths: tuple[int, ...], n_pairs: int, seed: int, target_seed: int | None = None,
+                    dtype=torch.complex128) -> tuple[torch.Tensor, torch.Tensor]:
+    """The single-qubit factors (N, m, 2) of the inputs and targets of a product task (``zero``
+    or ``product``): :func:`training_pairs` are their tensor products."""
+    m_in, m_out = widths[0], widths[-1]
+    target_seed = seed if target_seed is None else target_seed
+    if task == "zero":
+        zero = torch.zeros(n_pairs, 1, 2, dtype=dtype)
+        zero[..., 0] = 1
+        return zero.expand(-1, m_in, -1).clone(), zero.expand(-1, m_out, -1).clone()
+    if task != "product":
+        raise ValueError(f"task: {task!r} has entangled states; product factors exist for zero and product")
+    if m_in != m_out:
+        raise ValueError(f"task: 'product' maps m_0 = {m_in} qubits to m_L = {m_out}; it needs equal widths")
+    qubits = torch.stack([haar.states(n_pairs, 2, sampling.stable_seed(seed, "in", j), dtype=dtype) for j in range(m_in)], 1)
+    gates = torch.stack([haar.unitaries(1, 2, sampling.stable_seed(target_seed, "gate", j), dtype=dtype)[0] for j in range(m_in)])
+    return qubits, torch.einsum("jab,njb->nja", gates, qubits)
+
+
+def _kron_rows(factors: torch.Tensor) -> torch.Tensor:
+    """(N, m, 2) factors → (N, 2^m) product states, qubit 0 most significant."""
+    out = factors[:, 0]
+    for j in range(1, factors.shape[1]):
+        out = torch.einsum("ni,nj->nij", out, factors[:, j]).reshape(factors.shape[0], -1)
+    return out
+
+
 def training_pairs(task: str, widths: tuple[int, ...], n_pairs: int, seed: int, target_seed: int | None = None,
                    dtype=torch.complex128) -> tuple[torch.Tensor, torch.Tensor]:
     """``n_pairs`` (inputs (N, 2^m_0), targets (N, 2^m_L)) for ``task``.  The unitary to learn
@@ -41,20 +68,8 @@ def training_pairs(task: str, widths: tuple[int, ...], n_pairs: int, seed: int, 
         raise ValueError(f"task: unknown task {task!r}; allowed: {', '.join(TASKS)}")
     if task != "zero" and m_in != m_out:
         raise ValueError(f"task: {task!r} maps m_0 = {m_in} qubits to m_L = {m_out}; it needs equal widths")
-    if task == "zero":
-        inputs = torch.zeros(n_pairs, 2**m_in, dtype=dtype)
-        inputs[:, 0] = 1
-        targets = torch.zeros(n_pairs, 2**m_out, dtype=dtype)
-        targets[:, 0] = 1
-        return inputs, targets
-    if task == "product":
-        qubits = [haar.states(n_pairs, 2, sampling.stable_seed(seed, "in", j), dtype=dtype) for j in range(m_in)]
-        gates = [haar.unitaries(1, 2, sampling.stable_seed(target_seed, "gate", j), dtype=dtype)[0] for j in range(m_in)]
-        inputs, targets = qubits[0], qubits[0] @ gates[0].T
-        for q, g in zip(qubits[1:], gates[1:]):
-            inputs = torch.einsum("ni,nj->nij", inputs, q).reshape(n_pairs, -1)
-            targets = torch.einsum("ni,nj->nij", targets, q @ g.T).reshape(n_pairs, -1)
-        return inputs, targets
+    if task in ("zero", "product"):
+        return tuple(_kron_rows(f) for f in product_factors(task, widths, n_pairs, seed, target_seed, dtype))
     inputs = haar.states(n_pairs, 2**m_in, sampling.stable_seed(seed, "in"), dtype=dtype)
     if task == "identity":
         return inputs, inputs.clone()

@@ -1,0 +1,203 @@
+"""Generalisation of dissipative QNNs (Beer et al., Nat. Commun. 11, 808 (2020), Fig. 2a).
+
+A network learns a Haar-random unitary V from N training pairs (|φ_x⟩, V|φ_x⟩) and is tested on
+fresh pairs: test fidelity = mean over test pairs of ⟨φ|V† ρ_out V|φ⟩.
+
+- :func:`run_experiment`: one training run (one repetition of one N and method), its curve;
+- :func:`run_block`: every repetition of one (N, method), with provenance (one workflow job);
+- :func:`summarize_runs`: curves → final fidelities per run, mean and bootstrap CI per group;
+- :func:`optimal_test_fidelity`: the best mean test fidelity any learner can reach from N pairs.
+
+Seeds (:func:`experiment_seeds`) are stable hashes.  Within one repetition the unitary V, the
+test inputs and the initial network are shared by every N and every method, so the curve over N
+and the comparison of methods are paired; the training inputs are drawn per N.  Training and
+test inputs come from different seeds, so they differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from qnnscope import io, sampling, stats
+from qnnscope.models.dqnn import DQNN, draw
+from qnnscope.models.training import train_beer, train_gradient, training_pairs
+
+METHODS = ("beer", "gradient:OPTIMIZER")
+"""Training rules: Beer et al.'s update, or a torch.optim optimizer by name (``gradient:Adam``)."""
+RUN_COLUMNS = ("widths", "task", "method", "n_pairs", "repetition")
+"""Columns that identify one training run (with the experiment ``name`` in workflow tables)."""
+_SEED_TAG = "qnnscope.dqnn_training"
+
+
+def optimal_test_fidelity(n_pairs, dim: int):
+    """Best achievable mean test fidelity for a Haar-random unitary V on ``dim`` dimensions
+    learnt from ``n_pairs`` pure training pairs with Haar-random inputs, tested on Haar inputs:
+
+        F*(N) = (N² + d + 1) / (d(d + 1))   for N < d,        F*(N) = 1   for N ≥ d.
+
+    Derivation.  Let S = span{φ_1 … φ_N}, k = dim S = min(N, d).  The pairs are rays, but for
+    generic (non-orthogonal) inputs the overlaps ⟨φ_x|φ_y⟩ = ⟨Vφ_x|Vφ_y⟩ fix the relative phases
+    of the outputs, so the data determine V on S up to a global phase, and nothing else.  Given
+    V|_S, the Haar measure leaves V|_{S⊥}: S⊥ → (VS)⊥ Haar-random on U(d − k).  For a test state
+    φ = a + b (a ∈ S, b ∈ S⊥), averaging the target over that freedom gives the operator
+    M(φ) = V a a†V† + ‖b‖² P⊥/(d − k) (P⊥ the projector on (VS)⊥; cross terms vanish because
+    E W = 0 for Haar W, also for d − k = 1, where W is a uniform phase).  A learner is a channel Φ
+    (fixed once trained), and its mean fidelity E_φ tr[Φ(φφ†) M(φ)] is linear in Φ.  With
+    E[φφ† ⊗ φφ†] = (1 + SWAP)/(d(d+1)) it equals (d + tr[J_Π J_Φ]) / (d(d+1)), J_Φ the Choi
+    matrix of Φ and J_Π = |Ω_S⟩⟨Ω_S| + P⊥ ⊗ P_{S⊥}ᵀ/(d − k) (|Ω_S⟩ = Σ_{i∈S} |Vi⟩|i⟩).  Since
+    |Ω_S⟩⟨Ω_S| ≤ k (1 ⊗ P_S) and tr_out J_Φ = 1, tr[J_Π J_Φ] ≤ k·k + (d − k)/(d − k) = k² + 1, so
+    F* ≤ (k² + d + 1)/(d(d + 1)); the unitary equal to V on S and to any fixed unitary
+    S⊥ → (VS)⊥ attains it.  So no channel beats "exact on the span, anything unitary on the rest".
+    For k = d the complement is empty: F* = 1.  N = d − 1 is not enough: the one missing column
+    is known up to a phase, but that phase is relative to the known part and matters for every
+    superposition: F*(d − 1) = (d² − d + 2)/(d(d + 1)) (0.806 for d = 8).  N = 0 gives the Haar
+    average 1/d.  This is the rank-one case of the quantum no-free-lunch bound (Poland, Beer and
+    Osborne 2020; Sharma et al., PRL 128, 070501 (2022)): mean risk ≥ 1 − (N² + d + 1)/(d(d + 1)).
+    It lies below the naive line N/d + (1 − N/d)/d (a test state's weight in S learnt, the rest
+    guessed), which no learner reaches on average for 0 < N < d.  Works on arrays of N.
+    """
+    if dim < 1:
+        raise ValueError(f"dim: must be >= 1, got {dim}")
+    n = np.asarray(n_pairs)
+    if np.any(n < 0):
+        raise ValueError(f"n_pairs: must be >= 0, got {n_pairs}")
+    k = np.minimum(n, dim).astype(float)
+    value = np.where(n >= dim, 1.0, (k**2 + dim + 1) / (dim * (dim + 1)))
+    return float(value) if value.ndim == 0 else value
+
+
+def experiment_seeds(seed: int, widths, task: str, n_pairs: int, repetition: int) -> dict[str, int]:
+    """Seeds of one run: ``target`` (the unitary) and ``test`` (test inputs) depend on
+    (seed, repetition) only, ``init`` (the initial network) also on the widths, ``train``
+    (training inputs) on (seed, task, N, repetition)."""
+    return {
+        "target": sampling.stable_seed(_SEED_TAG, int(seed), "target", int(repetition)),
+        "test": sampling.stable_seed(_SEED_TAG, int(seed), "test", int(repetition)),
+        "init": sampling.stable_seed(_SEED_TAG, int(seed), "init", [int(w) for w in widths], int(repetition)),
+        "train": sampling.stable_seed(_SEED_TAG, int(seed), "train", task, int(n_pairs), int(repetition)),
+    }
+
+
+def check_method(method: str) -> str | None:
+    """The optimizer name of ``gradient:NAME`` (None for ``beer``); refuses anything else."""
+    if method == "beer":
+        return None
+    kind, _, optimizer = method.partition(":")
+    if kind != "gradient" or not optimizer:
+        raise ValueError(f"method: unknown training rule {method!r}; allowed: beer, gradient:OPTIMIZER (e.g. gradient:Adam)")
+    if not isinstance(getattr(torch.optim, optimizer, None), type):
+        raise ValueError(f"method: torch.optim has no optimizer {optimizer!r} (in {method!r})")
+    return optimizer
+
+
+def run_experiment(widths, task: str, n_pairs: int, test_pairs: int, repetition: int, method: str, steps: int,
+                   eta: float = 1.0, eps: float = 0.1, lr: float = 0.05, seed: int = 1) -> pd.DataFrame:
+    """One training run of a ``general`` DQNN of ``widths`` on ``n_pairs`` pairs of ``task``
+    (Haar-random initial perceptrons; ``beer``: Beer et al.'s update with η = ``eta``,
+    ε = ``eps``; ``gradient:NAME``: torch.optim.NAME with learning rate ``lr``).
+
+    Returns one row per step 0 … ``steps``: ``train_fidelity``, ``test_fidelity`` (mean over
+    ``test_pairs`` fresh pairs), and the run's identity: ``widths`` ("3-3-3"), ``task``,
+    ``method``, ``n_pairs``, ``test_pairs``, ``repetition``, ``seed`` (the study seed),
+    ``wall_time_s``."""
+    optimizer = check_method(method)
+    widths = tuple(int(w) for w in widths)
+    for name, value, low in (("n_pairs", n_pairs, 1), ("test_pairs", test_pairs, 1), ("steps", steps, 0),
+                             ("repetition", repetition, 0)):
+        if int(value) < low:
+            raise ValueError(f"{name}: must be >= {low}, got {value}")
+    net = DQNN(widths, "general")
+    seeds = experiment_seeds(seed, widths, task, n_pairs, repetition)
+    train = training_pairs(task, widths, int(n_pairs), seed=seeds["train"], target_seed=seeds["target"])
+    test = training_pairs(task, widths, int(test_pairs), seed=seeds["test"], target_seed=seeds["target"])
+    theta = torch.as_tensor(draw(net, 1, seeds["init"]))
+    start = time.perf_counter()
+    if optimizer is None:
+        _, curve = train_beer(net, net.unitaries(theta), train, test, steps=int(steps), eta=eta, eps=eps)
+    else:
+        _, curve = train_gradient(net, theta, train, test, steps=int(steps), optimizer=optimizer, lr=lr)
+    wall = time.perf_counter() - start
+    ident = {"widths": "-".join(map(str, widths)), "task": task, "method": method, "n_pairs": int(n_pairs),
+             "test_pairs": int(test_pairs), "repetition": int(repetition)}
+    curve = curve.drop(columns="method")
+    for i, (column, value) in enumerate(ident.items()):
+        curve.insert(i, column, value)
+    curve["seed"] = int(seed)
+    curve["wall_time_s"] = wall
+    return curve
+
+
+def run_block(widths, task: str, n_pairs: int, test_pairs: int, repetitions: int, method: str, steps: int,
+              eta: float = 1.0, eps: float = 0.1, lr: float = 0.05, seed: int = 1,
+              log: logging.Logger | None = None) -> pd.DataFrame:
+    """Repetitions 0 … ``repetitions`` − 1 of :func:`run_experiment` (one workflow job), with the
+    provenance columns of :func:`qnnscope.io.provenance`."""
+    curves = []
+    for rep in range(int(repetitions)):
+        curve = run_experiment(widths, task, n_pairs, test_pairs, rep, method, steps, eta, eps, lr, seed)
+        if log is not None:
+            log.info("repetition %d/%d: train fidelity %.4f, test fidelity %.4f after %d steps (%.1f s)", rep + 1,
+                     repetitions, curve["train_fidelity"].iloc[-1], curve["test_fidelity"].iloc[-1], steps,
+                     curve["wall_time_s"].iloc[0])
+        curves.append(curve)
+    out = pd.concat(curves, ignore_index=True)
+    prov = io.provenance("torch", "complex128", "cpu", int(seed), 0.0)
+    for column, value in prov.items():
+        if column not in out.columns:
+            out[column] = value
+    return out
+
+
+def summarize_runs(curves: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
+    """Training curves → one row per run (``group`` columns + ``repetition``) at its last step:
+    ``final_train_fidelity``, ``final_test_fidelity``, ``train_gain_last_tenth`` (training
+    fidelity gained over the last tenth of the steps: ≈ 0 once converged), and, per group (the
+    run columns but ``repetition``, plus ``name`` if present), ``n_runs``, the mean of the final
+    test and train fidelities with bootstrap CIs (``test_fidelity_mean``, ``…_lo``, ``…_hi``;
+    NaN CIs for a single run), and ``optimal_test_fidelity`` (:func:`optimal_test_fidelity`,
+    for task ``unitary``; NaN otherwise)."""
+    missing = [c for c in (*RUN_COLUMNS, "step", "train_fidelity", "test_fidelity") if c not in curves.columns]
+    if missing:
+        raise ValueError(f"the training curves lack column(s) {', '.join(missing)}")
+    run = (["name"] if "name" in curves.columns else []) + list(RUN_COLUMNS)
+    group = [c for c in run if c != "repetition"]
+    curves = curves.sort_values([*run, "step"])
+    last = curves.groupby(run, sort=True).tail(1).set_index(run)
+    steps = last["step"]
+    earlier = curves[curves["step"] == curves.groupby(run)["step"].transform("max") * 9 // 10].set_index(run)
+    rows = last.rename(columns={"train_fidelity": "final_train_fidelity", "test_fidelity": "final_test_fidelity",
+                                "step": "steps"})
+    rows["train_gain_last_tenth"] = last["train_fidelity"] - earlier["train_fidelity"].reindex(steps.index)
+    rows = rows.reset_index()
+    summary = []
+    for key, part in rows.groupby(group, sort=True):
+        entry = dict(zip(group, key))
+        entry["n_runs"] = len(part)
+        for which in ("test", "train"):
+            entry.update(_mean_ci(part[f"final_{which}_fidelity"].to_numpy(), which, n_boot, ci, key))
+        summary.append(entry)
+    out = rows.merge(pd.DataFrame(summary), on=group, how="left")
+    dims = 2 ** out["widths"].str.split("-").str[0].astype(int)
+    out["optimal_test_fidelity"] = [optimal_test_fidelity(n, d) if task == "unitary" else np.nan
+                                    for n, d, task in zip(out["n_pairs"], dims, out["task"])]
+    out["ci"] = ci
+    front = [*run, "steps", "final_train_fidelity", "final_test_fidelity", "train_gain_last_tenth", "n_runs",
+             "test_fidelity_mean", "test_fidelity_lo", "test_fidelity_hi", "train_fidelity_mean", "train_fidelity_lo",
+             "train_fidelity_hi", "optimal_test_fidelity", "ci"]
+    return out[front + [c for c in out.columns if c not in front]]
+
+
+def _mean_ci(values: np.ndarray, which: str, n_boot: int, ci: float, key) -> dict:
+    """Mean and bootstrap CI (BCa where defined) of one group's final fidelities."""
+    mean = float(np.mean(values))
+    if values.size < 2:
+        return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": np.nan, f"{which}_fidelity_hi": np.nan}
+    if np.ptp(values) == 0:  # every run the same: the bootstrap has nothing to resample
+        return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": mean, f"{which}_fidelity_hi": mean}
+    res = stats.summarize(values, n_boot=n_boot, ci=ci, seed=sampling.stable_seed(_SEED_TAG, "bootstrap", list(map(str, key))))
+    return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": res["mean_lo"], f"{which}_fidelity_hi": res["mean_hi"]}
