@@ -1,11 +1,12 @@
 """Snakemake adapter: shards → results/tables/gradients.parquet."""
 
-
-from qnnscope.gradients import summarize
+from qnnscope.gradients import alias_depth_rules, summarize
 from qnnscope.io import read_tables, write_parquet
 from qnnscope.logs import job_log
 
 log = job_log(snakemake.log[0])
 table = summarize(read_tables(list(snakemake.input)), n_boot=snakemake.params.bootstrap, ci=snakemake.params.ci)
+table = alias_depth_rules(table, snakemake.params.aliases)
 write_parquet(table, snakemake.output[0])
-log.info("summarised %d shards into %d rows", len(snakemake.input), len(table))
+log.info("summarised %d shards into %d rows (%d depth-rule aliases)", len(snakemake.input), len(table),
+         len(snakemake.params.aliases))

@@ -1,12 +1,13 @@
-"""Dense numpy reference of a dissipative QNN (Beer et al., Nat. Commun. 11, 808 (2020)).
+"""Dense numpy reference of a dissipative QNN (Beer et al., Nat. Commun. 11, 808, 2020).
 
-Written from the definition, independently of :mod:`qnnscope.models.dqnn`: every perceptron
-unitary is embedded into the full space of a layer with Kronecker products and an explicit
-qubit permutation, the layer unitary is the product U^l = U_{m_l} ⋯ U_1, and the input qubits
-are traced out by summing diagonal blocks.  Slow (4^(m_{l−1}+m_l) per layer) and meant for tests.
+Written from the definition, independently of :mod:`qnnscope.models.dqnn`: each
+perceptron unitary is embedded into the full space of its layer with Kronecker products
+and an explicit qubit permutation, the layer unitary is U^l = U_{m_l} ⋯ U_1, and the
+input qubits are traced out by summing diagonal blocks.  Slow (4^(m_{l−1}+m_l) per
+layer), meant for tests.
 
-Qubit order everywhere: first qubit most significant.  Inside a perceptron's unitary the order
-is (inputs in the listed order, output).
+Qubit order everywhere: first qubit most significant.  Inside a perceptron's unitary
+the order is (inputs in the listed order, output).
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ def ket0(n: int) -> np.ndarray:
     return v
 
 
-# --- embedding ------------------------------------------------------------------------------------
+# --- embedding and partial trace ------------------------------------------------------
 
 def permutation(order: list[int], n: int) -> np.ndarray:
-    """The unitary P with P|b_0 … b_{n−1}⟩ = |b_{order[0]} … b_{order[n−1]}⟩ (reorders qubits so
-    that qubit ``order[k]`` ends up at position k)."""
+    """The unitary P with P|b_0 … b_{n−1}⟩ = |b_{order[0]} … b_{order[n−1]}⟩: qubit
+    ``order[k]`` moves to position k."""
     dim = 2**n
     p = np.zeros((dim, dim), dtype=complex)
     for idx in range(dim):
@@ -62,8 +63,8 @@ def permutation(order: list[int], n: int) -> np.ndarray:
 
 
 def embed(u: np.ndarray, qubits: list[int], n: int) -> np.ndarray:
-    """``u`` (2^k, 2^k) acting on ``qubits`` (its own order) of an n-qubit register, identity
-    elsewhere: P† (u ⊗ 1) P with P moving ``qubits`` to the front."""
+    """``u`` (2^k, 2^k) on ``qubits`` (in u's own order) of an n-qubit register,
+    identity elsewhere: P† (u ⊗ 1) P, P moving ``qubits`` to the front."""
     qubits = list(qubits)
     rest = [q for q in range(n) if q not in qubits]
     p = permutation(qubits + rest, n)
@@ -71,36 +72,36 @@ def embed(u: np.ndarray, qubits: list[int], n: int) -> np.ndarray:
 
 
 def partial_trace(rho: np.ndarray, keep: list[int], n: int) -> np.ndarray:
-    """Reduced state of qubits ``keep`` (in increasing order) by an explicit sum over the traced
-    qubits' basis states."""
+    """Reduced state of qubits ``keep`` (increasing order): an explicit sum over the
+    basis states of the traced qubits."""
     keep = sorted(keep)
     gone = [q for q in range(n) if q not in keep]
     dk = 2 ** len(keep)
     out = np.zeros((dk, dk), dtype=complex)
 
-    def index(kbits, gbits):
+    def index(kept_bits, gone_bits) -> int:
         bits = [0] * n
-        for q, b in zip(keep, kbits):
+        for q, b in zip(keep, kept_bits):
             bits[q] = b
-        for q, b in zip(gone, gbits):
+        for q, b in zip(gone, gone_bits):
             bits[q] = b
-        return int("".join(map(str, bits)) or "0", 2)
+        return int("".join(map(str, bits)), 2)
 
-    kb = list(itertools.product((0, 1), repeat=len(keep)))
+    kept = list(itertools.product((0, 1), repeat=len(keep)))
     for g in itertools.product((0, 1), repeat=len(gone)):
-        rows = [index(a, g) for a in kb]
+        rows = [index(a, g) for a in kept]
         out += rho[np.ix_(rows, rows)]
     return out
 
 
-# --- the network ------------------------------------------------------------------------------------
+# --- the network ----------------------------------------------------------------------
 
 def layer(rho_in: np.ndarray, m_in: int, m_out: int, perceptrons) -> np.ndarray:
-    """One layer: ρ_in ⊗ |0…0⟩⟨0…0| on (m_in inputs, m_out outputs), U^l = U_{m_out} ⋯ U_1,
-    conjugate, trace out the inputs.  ``perceptrons``: (inputs, output index, unitary) in order."""
+    """ρ_in ⊗ |0…0⟩⟨0…0| on (m_in inputs, m_out outputs), U^l = U_{m_out} ⋯ U_1,
+    conjugation, trace over the inputs.  ``perceptrons``: (inputs, output index,
+    unitary), in application order."""
     n = m_in + m_out
-    zero = np.outer(ket0(m_out), ket0(m_out).conj())
-    rho = np.kron(rho_in, zero)
+    rho = np.kron(rho_in, np.outer(ket0(m_out), ket0(m_out)))
     u = np.eye(2**n, dtype=complex)
     for inputs, out, v in perceptrons:
         u = embed(v, list(inputs) + [m_in + out], n) @ u
@@ -113,11 +114,11 @@ def layer(rho_in: np.ndarray, m_in: int, m_out: int, perceptrons) -> np.ndarray:
 
 
 def network(widths, layers, rho0: np.ndarray) -> list[np.ndarray]:
-    """The output of every layer (a list of L density matrices) for input ``rho0``;
-    ``layers[l]`` is the perceptron list of layer l + 1 as in :func:`layer`."""
+    """The output of every layer (L density matrices) for input ``rho0``; ``layers[k]``
+    is the perceptron list of layer k + 1 as in :func:`layer`."""
     outs, rho = [], rho0
-    for l, row in enumerate(layers):
-        rho = layer(rho, widths[l], widths[l + 1], row)
+    for k, row in enumerate(layers):
+        rho = layer(rho, widths[k], widths[k + 1], row)
         outs.append(rho)
     return outs
 
@@ -128,13 +129,13 @@ def global_cost(rho: np.ndarray, phi: np.ndarray) -> float:
 
 
 def local_cost(rho: np.ndarray, psis) -> float:
-    """1 − (1/m) Σ_j ⟨ψ_j|ρ_j|ψ_j⟩ with ρ_j the reduced state of output qubit j."""
+    """1 − (1/m) Σ_j ⟨ψ_j|ρ_j|ψ_j⟩, ρ_j the reduced state of output qubit j."""
     m = len(psis)
-    f = [(psi.conj() @ partial_trace(rho, [j], m) @ psi).real for j, psi in enumerate(psis)]
+    f = [(p.conj() @ partial_trace(rho, [j], m) @ p).real for j, p in enumerate(psis)]
     return float(1 - np.mean(f))
 
 
-# --- perceptron unitaries from their definitions ----------------------------------------------------
+# --- perceptron unitaries from their definitions --------------------------------------
 
 def pauli_string(labels) -> np.ndarray:
     """⊗ of Paulis labelled 0 = I, 1 = X, 2 = Y, 3 = Z."""
@@ -142,9 +143,11 @@ def pauli_string(labels) -> np.ndarray:
 
 
 def general_unitary(coeffs, n: int) -> np.ndarray:
-    """exp(iK), K = Σ_P k_P P over the 4^n − 1 non-identity Pauli strings in lexicographic order
-    (I < X < Y < Z, first qubit most significant), ``coeffs`` (..., 4^n − 1) their k_P."""
-    basis = np.stack([pauli_string(s) for s in itertools.product(range(4), repeat=n)][1:])
+    """exp(iK), K = Σ_P k_P P over the 4^n − 1 non-identity Pauli strings in
+    lexicographic order (I < X < Y < Z, first qubit most significant); ``coeffs``
+    (..., 4^n − 1) are the k_P."""
+    strings = list(itertools.product(range(4), repeat=n))[1:]
+    basis = np.stack([pauli_string(s) for s in strings])
     k = np.tensordot(np.asarray(coeffs), basis, axes=(-1, 0))
     return scipy.linalg.expm(1j * k)
 
@@ -154,7 +157,8 @@ def on(gate: np.ndarray, qubits, n: int) -> np.ndarray:
 
 
 def hea_unitary(params, n: int, depth: int) -> np.ndarray:
-    """Per layer RY(θ_{2j}) then RZ(θ_{2j+1}) on qubit j, then CNOT(0→1), …, CNOT(n−2→n−1)."""
+    """Per layer: RY(θ_{2j}) then RZ(θ_{2j+1}) on qubit j, then CNOT(0→1), …,
+    CNOT(n−2→n−1)."""
     u = np.eye(2**n, dtype=complex)
     params = list(params)
     for d in range(depth):
@@ -167,18 +171,21 @@ def hea_unitary(params, n: int, depth: int) -> np.ndarray:
 
 
 def local_unitary(params, n_inputs: int, locality: int) -> np.ndarray:
-    """``locality`` 1: SWAP(input, output) then RY on the output; ≥ 2: per input i,
-    RY(θ_{2i}) on i, RY(θ_{2i+1}) on the output, CNOT(i → output)."""
+    """``locality`` 1: SWAP(input, output), then RY on the output.  ``locality`` ≥ 2:
+    per input i, RY(θ_{2i}) on i, RY(θ_{2i+1}) on the output, CNOT(i → output)."""
     n, out = n_inputs + 1, n_inputs
     if locality == 1:
         return on(ry(params[0]), [out], n) @ SWAP
     u = np.eye(2**n, dtype=complex)
     for i in range(n_inputs):
-        u = on(CNOT, [i, out], n) @ on(ry(params[2 * i + 1]), [out], n) @ on(ry(params[2 * i]), [i], n) @ u
+        u = on(ry(params[2 * i]), [i], n) @ u
+        u = on(ry(params[2 * i + 1]), [out], n) @ u
+        u = on(CNOT, [i, out], n) @ u
     return u
 
 
-def perceptron_unitary(family: str, params, n_inputs: int, depth: int = 1, locality: int = 1) -> np.ndarray:
+def perceptron_unitary(family: str, params, n_inputs: int, depth: int = 1,
+                       locality: int = 1) -> np.ndarray:
     if family == "general":
         return general_unitary(params, n_inputs + 1)
     if family == "deep":
@@ -188,15 +195,14 @@ def perceptron_unitary(family: str, params, n_inputs: int, depth: int = 1, local
     raise ValueError(family)
 
 
-def wiring(widths, family: str, locality: int = 1):
-    """Per layer, per perceptron: its input qubits (from the definition of each family)."""
+def wiring(widths, family: str, locality: int = 1) -> list[list[tuple[int, ...]]]:
+    """Per layer, per perceptron: its input qubits, from each family's definition."""
     out = []
-    for l in range(1, len(widths)):
-        m_in = widths[l - 1]
+    for m_in, m_out in zip(widths[:-1], widths[1:]):
         if family == "local":
-            out.append([tuple(range(j, min(j + locality, m_in))) for j in range(widths[l])])
+            out.append([tuple(range(j, min(j + locality, m_in))) for j in range(m_out)])
         else:
-            out.append([tuple(range(m_in)) for _ in range(widths[l])])
+            out.append([tuple(range(m_in)) for _ in range(m_out)])
     return out
 
 
@@ -209,16 +215,18 @@ def n_params(family: str, n_inputs: int, depth: int = 1, locality: int = 1) -> i
 
 
 def build(widths, family: str, theta, depth: int = 1, locality: int = 1):
-    """The perceptron list per layer for one parameter vector ``theta``, perceptrons' parameters
-    laid out consecutively in layer order, then perceptron order."""
+    """The perceptron lists of all layers for one parameter vector ``theta``: each
+    perceptron's parameters are consecutive, in layer order, then perceptron order."""
     layers, offset = [], 0
-    for l, row in enumerate(wiring(widths, family, locality)):
-        perc = []
+    for row in wiring(widths, family, locality):
+        perceptrons = []
         for j, inputs in enumerate(row):
             k = n_params(family, len(inputs), depth, locality)
-            perc.append((inputs, j, perceptron_unitary(family, theta[offset:offset + k], len(inputs), depth, locality)))
+            params = theta[offset:offset + k]
+            u = perceptron_unitary(family, params, len(inputs), depth, locality)
+            perceptrons.append((inputs, j, u))
             offset += k
-        layers.append(perc)
+        layers.append(perceptrons)
     if offset != len(theta):
         raise ValueError(f"theta has {len(theta)} entries, the network {offset}")
     return layers

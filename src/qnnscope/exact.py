@@ -102,8 +102,15 @@ def gradient_variance(
     param_index: int,
     identity_block: int = 0,
     sigma: float | None = None,
+    model: str = "vqc",
+    data: str = "",
 ) -> float | None:
     """Exact Var[∂C/∂θ[param_index]] of a sweep point, or None where no exact value is known.
+
+    DQNNs (``model='dqnn'``): ``local1`` perceptrons (SWAP, then RY on the output) on
+    ``data='zero'`` map |0…0⟩ to ⊗_j RY(Θ_j)|0⟩ with Θ_j the sum of chain j's angles, and the
+    cost is that of ``rx_product`` with ``depth`` = layers (Sharma et al. 2022, Fig. 3a): the same
+    values, slot for slot (perceptron slots are layer-major like ``rx_product``'s).
 
     Known: ``rx_product`` with ``global`` / ``local`` cost, any parameter and depth, init
     ``uniform``, ``uniform_sym``, ``uniform_half`` or ``normal`` (give ``sigma``); ``mcclean``
@@ -111,6 +118,10 @@ def gradient_variance(
     ``MCCLEAN_SATURATION`` · n, where the 2-design limit holds to sampling precision.
     Identity blocks (``identity_block > 0``) have no exact value here.
     """
+    if model == "dqnn":
+        if ansatz != "local1" or data != "zero":
+            return None
+        ansatz = "rx_product"
     n, depth, param_index = int(n_qubits), int(depth), int(param_index)
     if n < 1 or depth < 1 or param_index < 0:
         raise ValueError(f"need n_qubits >= 1, depth >= 1, param_index >= 0; got {n}, {depth}, {param_index}")

@@ -35,6 +35,9 @@ POINT_COLUMNS = (
 )
 """Columns that identify a sweep point in shards and tables (``widths``, ``data`` and ``pairs``
 describe DQNN points and are '', '' and 0 for VQCs)."""
+SIZE_COLUMNS = ("n_qubits", "depth", "widths")
+"""Point columns that change along a sweep's size axes (a DQNN's widths follow from n and the
+depth); scaling fits and figure lines group by the other columns."""
 GROUP_COLUMNS = ("sweep", "depth_rule") + POINT_COLUMNS
 """Grouping keys of tables: the workflow's shards also carry their sweep's name and the depth as
 the config wrote it (``20n`` or ``5``), so fits follow a depth rule across qubit counts."""
@@ -370,7 +373,18 @@ def summarize(shards: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.
     return pd.DataFrame(rows)
 
 
-FIT_COLUMNS = ["depths", "n_qubits", "n_points", "best_fit", "ci"] + [
+def alias_depth_rules(table: pd.DataFrame, aliases: list[tuple[str, int, int, str]]) -> pd.DataFrame:
+    """Rows for depth rules that land on a point another rule already computed: for each
+    (sweep, n_qubits, depth, rule), the point's rows again with ``depth_rule = rule`` (e.g. 'log'
+    and '2' at n = 4), so every rule's line and fit has all its points."""
+    extra = []
+    for sweep, n, depth, rule in aliases:
+        rows = table[(table["sweep"] == sweep) & (table["n_qubits"] == n) & (table["depth"] == depth)]
+        extra.append(rows.assign(depth_rule=rule))
+    return pd.concat([table, *extra], ignore_index=True) if extra else table
+
+
+FIT_COLUMNS = ["depths", "widths", "n_qubits", "n_points", "best_fit", "ci"] + [
     f"{prefix}_{field}" for prefix in ("exp", "poly") for field in ("a", "b", "b_se", "b_lo", "b_hi", "r2", "aic")
 ]
 """Columns of a fit row after the group columns (see docs/schemas.md)."""
@@ -382,7 +396,7 @@ def fit(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
     parameter.  A group whose qubit counts each come with one depth (e.g. depth = 20n) is fitted
     across depths, listed in ``depths``; a group with several depths per qubit count is split by
     depth."""
-    others = [c for c in GROUP_COLUMNS if c in table.columns and c not in ("n_qubits", "depth")] + ["param_index"]
+    others = [c for c in GROUP_COLUMNS if c in table.columns and c not in SIZE_COLUMNS] + ["param_index"]
     rows = []
     for key, group in table.groupby(others, sort=True, dropna=False):
         parts = [group] if not group["n_qubits"].duplicated().any() else [g for _, g in group.groupby("depth")]
@@ -393,6 +407,7 @@ def fit(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
             result = stats.fit_scaling(part["n_qubits"], part["grad_var"], part["grad_var_lo"], part["grad_var_hi"], ci)
             row = dict(zip(others, key)) | {
                 "depths": ",".join(map(str, part["depth"])),
+                "widths": ",".join(map(str, part["widths"])) if "widths" in part else "",
                 "n_qubits": ",".join(map(str, part["n_qubits"])),
                 "n_points": result["n_points"],
                 "best_fit": result["model"],

@@ -9,6 +9,7 @@ rule gradient_table:
     params:
         bootstrap=config["bootstrap"],
         ci=config["ci"],
+        aliases=sorted(ALIASES),
     script:
         "../../scripts/gradient_table.py"
 

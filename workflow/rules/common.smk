@@ -26,8 +26,10 @@ wildcard_constraints:
 
 
 def depth_of(spec, n: int) -> int:
-    """A depth entry: an integer, or 'Kn' meaning K times the qubit count."""
-    return int(spec[:-1]) * n if isinstance(spec, str) else int(spec)
+    """A depth entry: an integer, 'Kn' meaning K times the qubit count, or 'log' (⌈log2 n⌉ ≥ 1)."""
+    if spec == "log":
+        return max(1, math.ceil(math.log2(n)))
+    return int(spec[:-1] or 1) * n if isinstance(spec, str) else int(spec)
 
 
 def _sweeps() -> dict:
@@ -44,11 +46,14 @@ SWEEPS = _sweeps()
 
 def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str, dtype: str) -> GradientPoint:
     """The package's description of one sweep point of ``block``."""
+    dqnn = block["model"] == "dqnn"
     return GradientPoint(
         ansatz=block["ansatz"], n_qubits=n, depth=depth, cost=cost, init=init,
         sigma=block["sigma"] if init == "normal" else None,
         identity_block=block["identity_block"] if init == "identity_block" else 0,
-        backend=backend, dtype=dtype, params=block["params"],
+        backend=backend, dtype=dtype, params=block["params"], model=block["model"],
+        widths="-".join([str(depth_of(block["width"], n))] * (depth + 1)) if dqnn else "",
+        data=block["data"] if dqnn else "", pairs=block["pairs"] if dqnn else 0,
     )
 
 
@@ -67,15 +72,19 @@ def _shard_jobs() -> dict:
                 validate_point(point, block["samples"], prefix=f"gradients[{i}].")
                 points.append((str(d), point))
             for chunk, (rule, point) in product(range(n_chunks), points):
-                path = SHARD.format(sweep=name, ansatz=point.ansatz, n=n, depth=point.depth, cost=point.cost,
+                path = SHARD.format(sweep=name, ansatz=point.label, n=n, depth=point.depth, cost=point.cost,
                                     init=point.init, backend=point.backend, dtype=point.dtype,
                                     params=point.params, chunk=chunk)
                 samples = min(block["chunk"], block["samples"] - chunk * block["chunk"])
+                if path in jobs and jobs[path]["depth_rule"] != rule:
+                    ALIASES.add((name, n, point.depth, rule))
                 jobs.setdefault(path, {"path": path, "sweep": name, "depth_rule": rule, "point": point,
                                        "samples": samples, "chunk": chunk})
     return jobs
 
 
+ALIASES: set = set()
+"""(sweep, n, depth, rule) of depth rules whose point an earlier rule of the sweep already has."""
 SHARD_JOBS = _shard_jobs()
 GRADIENT_SHARDS = list(SHARD_JOBS)
 

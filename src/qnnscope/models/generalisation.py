@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from qnnscope import io, sampling, stats
+from qnnscope import io, sampling
 from qnnscope.models.dqnn import DQNN, draw
 from qnnscope.models.training import train_beer, train_gradient, training_pairs
 
@@ -89,7 +89,8 @@ def check_method(method: str) -> str | None:
         return None
     kind, _, optimizer = method.partition(":")
     if kind != "gradient" or not optimizer:
-        raise ValueError(f"method: unknown training rule {method!r}; allowed: beer, gradient:OPTIMIZER (e.g. gradient:Adam)")
+        raise ValueError(f"method: unknown training rule {method!r}; "
+                         "allowed: beer, gradient:OPTIMIZER (e.g. gradient:Adam)")
     if not isinstance(getattr(torch.optim, optimizer, None), type):
         raise ValueError(f"method: torch.optim has no optimizer {optimizer!r} (in {method!r})")
     return optimizer
@@ -199,5 +200,9 @@ def _mean_ci(values: np.ndarray, which: str, n_boot: int, ci: float, key) -> dic
         return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": np.nan, f"{which}_fidelity_hi": np.nan}
     if np.ptp(values) == 0:  # every run the same: the bootstrap has nothing to resample
         return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": mean, f"{which}_fidelity_hi": mean}
-    res = stats.summarize(values, n_boot=n_boot, ci=ci, seed=sampling.stable_seed(_SEED_TAG, "bootstrap", list(map(str, key))))
-    return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": res["mean_lo"], f"{which}_fidelity_hi": res["mean_hi"]}
+    from qnnscope import stats  # scipy takes a second to import: summaries need it, training jobs do not
+
+    seed = sampling.stable_seed(_SEED_TAG, "bootstrap", which, list(map(str, key)))
+    res = stats.summarize(values, n_boot=n_boot, ci=ci, seed=seed)
+    return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": res["mean_lo"],
+            f"{which}_fidelity_hi": res["mean_hi"]}

@@ -37,7 +37,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from qnnscope import exact
-from qnnscope.gradients import GROUP_COLUMNS
+from qnnscope.gradients import GROUP_COLUMNS, SIZE_COLUMNS
 from qnnscope.io import atomic_output
 
 STYLE = {
@@ -148,7 +148,7 @@ def _qubit_panel(ax: Axes, part: pd.DataFrame, fits: pd.DataFrame | None, labels
     """Lines of Var against n (one per group of the non-qubit point columns), fitted slopes in
     the labels, then the exact curves and, where it differs from them, the depth → ∞ limit."""
     part, k = _lowest_param(part)
-    keys = [c for c in GROUP_COLUMNS if c in part.columns and c not in ("n_qubits", "depth")]
+    keys = [c for c in GROUP_COLUMNS if c in part.columns and c not in SIZE_COLUMNS]
     n_all = np.arange(part["n_qubits"].min(), part["n_qubits"].max() + 1)
     curves: dict[tuple, list[str]] = {}  # (n values, exact values) → depth rules that give it
     ci = None
@@ -241,7 +241,8 @@ def _exact_curve(row: pd.Series, n_all: np.ndarray) -> tuple | None:
         if depth is None:
             continue
         value = exact.gradient_variance(row["ansatz"], str(row["cost_function"]), int(n), depth, row["init"],
-                                        int(row["param_index"]), _int(row, "identity_block"), _sigma(row))
+                                        int(row["param_index"]), _int(row, "identity_block"), _sigma(row),
+                                        model=str(row.get("model", "vqc")), data=str(row.get("data", "")))
         if value is not None:
             points.append((int(n), value))
     if len(points) < 2:
