@@ -285,6 +285,10 @@ def propagate(net: DQNN, mats: list[list[torch.Tensor]], inputs: torch.Tensor, m
     """:func:`run` for given perceptron unitaries (per layer, per perceptron, (S, d, d))."""
     ctype = mats[0][0].dtype
     inputs = torch.as_tensor(inputs).to(ctype)
+    dim = 2 ** net.widths[0]
+    if inputs.ndim not in (2, 3) or inputs.shape[1] != dim or (inputs.ndim == 3 and inputs.shape[2] != dim):
+        raise ValueError(f"inputs: expected (N, {dim}) states or (N, {dim}, {dim}) density matrices for "
+                         f"{net.widths[0]} input qubits, got shape {tuple(inputs.shape)}")
     pure = inputs.ndim == 2
     if mode == "auto":
         mode = net.choose_mode(pure)
@@ -361,6 +365,7 @@ def chain_costs(net: DQNN, theta: torch.Tensor, inputs: torch.Tensor, targets: t
     fidelity with a product target is the product of the chains' fidelities, and the local cost
     averages them.  All S·m chains run as one batch of the (1, …, 1) network, so n = 20 or 100
     qubits cost no more than n chains of L + 1 qubits."""
+    theta, inputs, targets = (torch.as_tensor(x) for x in (theta, inputs, targets))
     if net.family != "local" or net.locality != 1:
         raise ValueError(f"ansatz: chain factorisation needs local1 perceptrons, got {net.family} (locality {net.locality})")
     m, layers = net.widths[0], net.n_layers

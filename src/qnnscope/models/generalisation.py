@@ -155,13 +155,13 @@ def run_block(widths, task: str, n_pairs: int, test_pairs: int, repetitions: int
 
 
 def summarize_runs(curves: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
-    """Training curves → one row per run (``group`` columns + ``repetition``) at its last step:
-    ``final_train_fidelity``, ``final_test_fidelity``, ``train_gain_last_tenth`` (training
-    fidelity gained over the last tenth of the steps: ≈ 0 once converged), and, per group (the
-    run columns but ``repetition``, plus ``name`` if present), ``n_runs``, the mean of the final
-    test and train fidelities with bootstrap CIs (``test_fidelity_mean``, ``…_lo``, ``…_hi``;
-    NaN CIs for a single run), and ``optimal_test_fidelity`` (:func:`optimal_test_fidelity`,
-    for task ``unitary``; NaN otherwise)."""
+    """Training curves → one row per run (:data:`RUN_COLUMNS`, and ``name`` if present) at its
+    last step: ``final_train_fidelity``, ``final_test_fidelity``, ``train_gain_last_tenth`` and
+    ``test_gain_last_tenth`` (fidelity gained over the last tenth of the steps: ≈ 0 once
+    converged); per group (the same columns but ``repetition``) ``n_runs`` and the mean of the
+    final test and train fidelities with bootstrap CIs (``test_fidelity_mean``, ``…_lo``,
+    ``…_hi``; NaN CIs for a single run); ``optimal_test_fidelity`` (:func:`optimal_test_fidelity`,
+    for task ``unitary``; NaN otherwise); the curves' other columns (provenance) follow."""
     missing = [c for c in (*RUN_COLUMNS, "step", "train_fidelity", "test_fidelity") if c not in curves.columns]
     if missing:
         raise ValueError(f"the training curves lack column(s) {', '.join(missing)}")
@@ -173,7 +173,9 @@ def summarize_runs(curves: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -
     earlier = curves[curves["step"] == curves.groupby(run)["step"].transform("max") * 9 // 10].set_index(run)
     rows = last.rename(columns={"train_fidelity": "final_train_fidelity", "test_fidelity": "final_test_fidelity",
                                 "step": "steps"})
-    rows["train_gain_last_tenth"] = last["train_fidelity"] - earlier["train_fidelity"].reindex(steps.index)
+    for which in ("train", "test"):
+        gain = last[f"{which}_fidelity"] - earlier[f"{which}_fidelity"].reindex(steps.index)
+        rows[f"{which}_gain_last_tenth"] = gain
     rows = rows.reset_index()
     summary = []
     for key, part in rows.groupby(group, sort=True):
@@ -187,9 +189,9 @@ def summarize_runs(curves: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -
     out["optimal_test_fidelity"] = [optimal_test_fidelity(n, d) if task == "unitary" else np.nan
                                     for n, d, task in zip(out["n_pairs"], dims, out["task"])]
     out["ci"] = ci
-    front = [*run, "steps", "final_train_fidelity", "final_test_fidelity", "train_gain_last_tenth", "n_runs",
-             "test_fidelity_mean", "test_fidelity_lo", "test_fidelity_hi", "train_fidelity_mean", "train_fidelity_lo",
-             "train_fidelity_hi", "optimal_test_fidelity", "ci"]
+    front = [*run, "steps", "final_train_fidelity", "final_test_fidelity", "train_gain_last_tenth",
+             "test_gain_last_tenth", "n_runs", "test_fidelity_mean", "test_fidelity_lo", "test_fidelity_hi",
+             "train_fidelity_mean", "train_fidelity_lo", "train_fidelity_hi", "optimal_test_fidelity", "ci"]
     return out[front + [c for c in out.columns if c not in front]]
 
 

@@ -66,5 +66,9 @@ def test_fidelity_vs_pairs(table: pd.DataFrame, name: str) -> Figure:
         ci = f", {first['ci']:.0%} bootstrap CI" if "ci" in rows.columns else ""
         ax.set_title(f"{name}: {first['widths']} network, task {first['task']}\n"
                      f"mean over {runs} repetitions{ci}", loc="left")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False, ncols=2)
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: (not labels[i].endswith(": test"),
+                                                          not labels[i].endswith(": train"), i))
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.14), frameon=False, ncols=2)
     return fig
