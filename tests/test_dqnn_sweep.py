@@ -72,3 +72,20 @@ def test_bad_dqnn_points_are_refused_naming_the_key(change, key):
             "data": "zero", "pairs": 1}
     with pytest.raises(ValueError, match=rf"^x\.{key}"):
         validate(GradientPoint(**(base | change)), 10, prefix="x.")
+
+
+@pytest.mark.parametrize("ansatz, data", [("deep2", "zero"), ("local2", "product"), ("local1", "product")])
+@pytest.mark.parametrize("cost", ["global", "local"])
+def test_parameter_shift_equals_autograd_for_every_parameter(ansatz, data, cost):
+    p = point(3, cost, layers=2, ansatz=ansatz, data=data, pairs=2, params="all")
+    auto = compute(p, 4, base_seed=3, progress=False)
+    shift = compute(GradientPoint(**{**p.__dict__, "method": "param-shift"}), 4, base_seed=3, progress=False)
+    assert len(auto) == 4 * dqnn.from_label(ansatz, (3, 3, 3)).n_params  # every parameter of 4 samples
+    assert abs(auto["grad"] - shift["grad"]).max() < 1e-12 and (auto["cost"] == shift["cost"]).all()
+    assert auto["grad"].abs().max() > 1e-3  # not trivially zero
+
+
+def test_parameter_shift_is_refused_for_general_perceptrons():
+    p = point(2, "global", ansatz="general", init="haar", data="zero", pairs=1, method="param-shift")
+    with pytest.raises(ValueError, match="method"):
+        validate(p, 10)

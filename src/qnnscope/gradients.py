@@ -191,9 +191,13 @@ def _validate_dqnn(point: GradientPoint, samples: int, key) -> tuple:
         net = dqnn.from_label(point.ansatz, widths)
     except ValueError as exc:
         raise ValueError(f"{key(str(exc).split(':')[0])}:{str(exc).split(':', 1)[1]}") from None
-    if point.backend != "torch" or point.method != "auto":
-        raise ValueError(f"{key('backend')}: DQNNs run on the torch engine (backend torch, method auto), got "
-                         f"backend={point.backend!r}, method={point.method!r}")
+    if point.backend != "torch":
+        raise ValueError(f"{key('backend')}: DQNNs run on the torch engine (backend torch), got {point.backend!r}")
+    if point.method not in ("auto", "autograd", "param-shift"):
+        raise ValueError(f"{key('method')}: DQNN gradients by 'autograd' (auto) or 'param-shift', got {point.method!r}")
+    if point.method == "param-shift" and net.family == "general":
+        raise ValueError(f"{key('method')}: 'param-shift' needs rotation-angle parameters (deepD, localM perceptrons), "
+                         "not the Pauli coefficients of general perceptrons")
     resolve_dtype(point.dtype)
     if point.data not in training.TASKS:
         raise ValueError(f"{key('data')}: unknown data {point.data!r}; allowed: {', '.join(training.TASKS)}")
@@ -241,12 +245,26 @@ def _dqnn_evaluate(point: GradientPoint, net, theta: np.ndarray, params: list[in
     cost_fn = dqnn.global_cost if point.cost == "global" else dqnn.local_cost
     for lo in tqdm(range(0, len(theta), block), desc=f"dqnn {point.ansatz} {point.widths}", disable=not show):
         hi = min(len(theta), lo + block)
-        t = torch.as_tensor(theta[lo:hi]).requires_grad_(True)
-        if chains:
-            c = dqnn.chain_costs(net, t, inputs, targets, point.cost, dtype=ctype)
-        else:
-            out = dqnn.run(net, t, inputs.repeat(hi - lo, 1), mode=mode, dtype=ctype)
-            c = cost_fn(out, targets.repeat(hi - lo, 1), per_sample=point.pairs)
+        def evaluate(t):
+            if chains:
+                return dqnn.chain_costs(net, t, inputs, targets, point.cost, dtype=ctype)
+            out = dqnn.run(net, t, inputs.repeat(t.shape[0], 1), mode=mode, dtype=ctype)
+            return cost_fn(out, targets.repeat(t.shape[0], 1), per_sample=point.pairs)
+
+        t = torch.as_tensor(theta[lo:hi])
+        if point.method == "param-shift":  # every angle drives one RY/RZ gate: exact ±π/2 rule
+            with torch.no_grad():
+                c = evaluate(t)
+                for k, q in enumerate(params):
+                    shifted = t.repeat(2, 1)
+                    shifted[: hi - lo, q] += np.pi / 2
+                    shifted[hi - lo:, q] -= np.pi / 2
+                    both = evaluate(shifted)
+                    grads[lo:hi, k] = ((both[: hi - lo] - both[hi - lo:]) / 2).numpy()
+            costs[lo:hi] = c.numpy()
+            continue
+        t.requires_grad_(True)
+        c = evaluate(t)
         (g,) = torch.autograd.grad(c.sum(), t)
         costs[lo:hi], grads[lo:hi] = c.detach().numpy(), g[:, params].numpy()
     return costs, grads, mode
