@@ -52,6 +52,7 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
         sigma=block["sigma"] if init == "normal" else None,
         identity_block=block["identity_block"] if init == "identity_block" else 0,
         backend=backend, dtype=dtype, params=block["params"], model=block["model"],
+        method=block["method"] if backend == "torch" else "auto",
         widths="-".join([str(depth_of(block["width"], n))] * (depth + 1)) if dqnn else "",
         data=block["data"] if dqnn else "", pairs=block["pairs"] if dqnn else 0,
     )
