@@ -41,25 +41,31 @@ def optimal_test_fidelity(n_pairs, dim: int):
         F*(N) = (N² + d + 1) / (d(d + 1))   for N < d,        F*(N) = 1   for N ≥ d.
 
     Derivation.  Let S = span{φ_1 … φ_N}, k = dim S = min(N, d).  The pairs are rays, but for
-    generic (non-orthogonal) inputs the overlaps ⟨φ_x|φ_y⟩ = ⟨Vφ_x|Vφ_y⟩ fix the relative phases
-    of the outputs, so the data determine V on S up to a global phase, and nothing else.  Given
-    V|_S, the Haar measure leaves V|_{S⊥}: S⊥ → (VS)⊥ Haar-random on U(d − k).  For a test state
-    φ = a + b (a ∈ S, b ∈ S⊥), averaging the target over that freedom gives the operator
-    M(φ) = V a a†V† + ‖b‖² P⊥/(d − k) (P⊥ the projector on (VS)⊥; cross terms vanish because
-    E W = 0 for Haar W, also for d − k = 1, where W is a uniform phase).  A learner is a channel Φ
-    (fixed once trained), and its mean fidelity E_φ tr[Φ(φφ†) M(φ)] is linear in Φ.  With
-    E[φφ† ⊗ φφ†] = (1 + SWAP)/(d(d+1)) it equals (d + tr[J_Π J_Φ]) / (d(d+1)), J_Φ the Choi
-    matrix of Φ and J_Π = |Ω_S⟩⟨Ω_S| + P⊥ ⊗ P_{S⊥}ᵀ/(d − k) (|Ω_S⟩ = Σ_{i∈S} |Vi⟩|i⟩).  Since
-    |Ω_S⟩⟨Ω_S| ≤ k (1 ⊗ P_S) and tr_out J_Φ = 1, tr[J_Π J_Φ] ≤ k·k + (d − k)/(d − k) = k² + 1, so
-    F* ≤ (k² + d + 1)/(d(d + 1)); the unitary equal to V on S and to any fixed unitary
-    S⊥ → (VS)⊥ attains it.  So no channel beats "exact on the span, anything unitary on the rest".
-    For k = d the complement is empty: F* = 1.  N = d − 1 is not enough: the one missing column
-    is known up to a phase, but that phase is relative to the known part and matters for every
-    superposition: F*(d − 1) = (d² − d + 2)/(d(d + 1)) (0.806 for d = 8).  N = 0 gives the Haar
-    average 1/d.  This is the rank-one case of the quantum no-free-lunch bound (Poland, Beer and
-    Osborne 2020; Sharma et al., PRL 128, 070501 (2022)): mean risk ≥ 1 − (N² + d + 1)/(d(d + 1)).
-    It lies below the naive line N/d + (1 − N/d)/d (a test state's weight in S learnt, the rest
-    guessed), which no learner reaches on average for 0 < N < d.  Works on arrays of N.
+    generic (non-orthogonal) inputs the overlaps ⟨φ_x|φ_y⟩ = ⟨Vφ_x|Vφ_y⟩ fix the outputs' relative
+    phases, so the data determine V on S up to a global phase, and nothing else.  Given V on S,
+    the Haar measure leaves W = V restricted to S⊥ → (VS)⊥ Haar-random on U(d − k).  Write a test
+    state φ = a + b (a ∈ S, b ∈ S⊥); averaging the target Vφ over W gives the linear map
+
+        Π(φφ†) = V a a† V† + ‖b‖² P⊥/(d − k)          (P⊥: projector on (VS)⊥),
+
+    without cross terms since E W = 0, also for d − k = 1 (W is then a uniform phase).  A trained
+    learner is a channel Φ; its mean test fidelity E_φ tr[Φ(φφ†) Π(φφ†)] is linear in Φ, and
+    E[φφ† ⊗ φφ†] = (1 + SWAP)/(d(d + 1)) turns it into (d + tr[J_Π J_Φ])/(d(d + 1)) with the
+    Choi matrices J_Φ (tr_out J_Φ = 1) and J_Π = |Ω_S⟩⟨Ω_S| + P⊥ ⊗ P_{S⊥}ᵀ/(d − k),
+    |Ω_S⟩ = Σ_{i∈S} |Vi⟩|i⟩.  As |Ω_S⟩⟨Ω_S| ≤ k (1 ⊗ P_S), tr[J_Π J_Φ] ≤ k·k + (d − k)/(d − k):
+
+        F* ≤ (k² + d + 1)/(d(d + 1)),
+
+    attained by the unitary equal to V on S and to any fixed unitary S⊥ → (VS)⊥: no channel
+    beats "exact on the span, anything unitary on the rest".  For k = d the complement is empty
+    and F* = 1.  N = d − 1 is not enough: the missing column is known up to a phase, but that
+    phase is relative to the known part and matters for every superposition, so
+    F*(d − 1) = (d² − d + 2)/(d(d + 1)) (0.806 for d = 8).  N = 0 gives the Haar average 1/d.
+
+    This is the unentangled case of the quantum no-free-lunch theorem (Poland, Beer, Osborne,
+    arXiv:2003.14103; Sharma et al., arXiv:2007.04900): mean risk ≥ 1 − (N² + d + 1)/(d(d + 1)).
+    It lies below the naive line N/d + (1 − N/d)/d (the test state's weight in S learnt, the
+    rest guessed), which no learner reaches on average for 0 < N < d.  Works on arrays of N.
     """
     if dim < 1:
         raise ValueError(f"dim: must be >= 1, got {dim}")
@@ -202,7 +208,8 @@ def _mean_ci(values: np.ndarray, which: str, n_boot: int, ci: float, key) -> dic
         return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": np.nan, f"{which}_fidelity_hi": np.nan}
     if np.ptp(values) == 0:  # every run the same: the bootstrap has nothing to resample
         return {f"{which}_fidelity_mean": mean, f"{which}_fidelity_lo": mean, f"{which}_fidelity_hi": mean}
-    from qnnscope import stats  # scipy takes a second to import: summaries need it, training jobs do not
+    # scipy takes a second to import: summaries need it, training jobs do not
+    from qnnscope import stats
 
     seed = sampling.stable_seed(_SEED_TAG, "bootstrap", which, list(map(str, key)))
     res = stats.summarize(values, n_boot=n_boot, ci=ci, seed=seed)
