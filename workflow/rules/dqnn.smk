@@ -70,7 +70,8 @@ def dqnn_training_targets() -> list[str]:
     """The table and every block's figure (nothing when `dqnn_training` is empty)."""
     if not DQNN_BLOCKS:
         return []
-    return [DQNN_TABLE] + [f"{DQNN_FIGURE.format(name=name)}.{ext}" for name in DQNN_BLOCKS for ext in ("png", "pdf")]
+    return [DQNN_TABLE, "results/tables/dqnn_training.html"] + [
+        f"{DQNN_FIGURE.format(name=name)}.{ext}" for name in DQNN_BLOCKS for ext in ("png", "pdf")]
 
 
 # The table and figures take seconds: on a cluster they run where snakemake runs.
