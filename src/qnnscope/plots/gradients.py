@@ -268,7 +268,8 @@ def _exact_label(row: pd.Series) -> str:
     cost = str(row["cost_function"]).strip().lower()
     if row["ansatz"] == "mcclean":
         return rf"2-design value $2^n/[3(4^n-1)]$, exact for L $\geq$ {exact.MCCLEAN_SATURATION}n"
-    if row["ansatz"] == "rx_product" and row["init"] in ("uniform", "uniform_sym"):
+    product = row["ansatz"] == "rx_product" or (row.get("model") == "dqnn" and row["ansatz"] == "local1")
+    if product and row["init"] in ("uniform", "uniform_sym"):
         return r"exact: $(1/8)(3/8)^{n-1}$" if cost == "global" else r"exact: $1/(8n^2)$"
     return "exact"
 
