@@ -158,4 +158,5 @@ def test_workflow_runs_a_tiny_experiment(tmp_path):
     rows = [line.split() for line in dry.stdout.splitlines()]
     counts = {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
     counts.pop("total", None)
-    assert counts == {"dqnn_training": 2 + 2, "dqnn_training_table": 1, "figure_dqnn_test_fidelity": 1, "all": 1}
+    assert counts == {"dqnn_training": 2 + 2, "dqnn_training_table": 1, "table_html": 1, "figure_dqnn_test_fidelity": 1,
+                      "all": 1}
