@@ -189,8 +189,9 @@ def _validate_dqnn(point: GradientPoint, samples: int, key) -> tuple:
         raise ValueError(f"{key('widths')}: {point.widths!r} is not a list of layer widths like '4-4-4'") from None
     try:
         net = dqnn.from_label(point.ansatz, widths)
-    except ValueError as exc:
-        raise ValueError(f"{key(str(exc).split(':')[0])}:{str(exc).split(':', 1)[1]}") from None
+    except ValueError as exc:  # the model's messages start with the offending key
+        name, message = str(exc).split(": ", 1)
+        raise ValueError(f"{key(name)}: {message}") from None
     if point.backend != "torch":
         raise ValueError(f"{key('backend')}: DQNNs run on the torch engine (backend torch), got {point.backend!r}")
     if point.method not in ("auto", "autograd", "param-shift"):
@@ -213,9 +214,10 @@ def _validate_dqnn(point: GradientPoint, samples: int, key) -> tuple:
     if int(point.identity_block):
         raise ValueError(f"{key('identity-block')}: identity blocks are for VQCs")
     try:
-        dqnn.draw(net, 1, 0, point.init, point.sigma)
+        dqnn.check_init(net, point.init, point.sigma)
     except ValueError as exc:
-        raise ValueError(f"{key('init')}: {str(exc).split(': ', 1)[1]}") from None
+        name, message = str(exc).split(": ", 1)
+        raise ValueError(f"{key(name)}: {message}") from None
     if point.sigma is not None and point.init != "normal":
         raise ValueError(f"{key('sigma')}: applies only to init 'normal', got sigma={point.sigma} with init={point.init!r}")
     params = resolve_params(point.params, net, key=key("params"))

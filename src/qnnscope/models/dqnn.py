@@ -391,18 +391,25 @@ INITS = ("haar", "uniform", "uniform_sym", "uniform_half", "normal")
 :data:`qnnscope.sampling.INITS`) for circuit perceptrons."""
 
 
-def draw(net: DQNN, samples: int, seed: int, init: str | None = None, sigma: float | None = None) -> np.ndarray:
-    """Random parameters (S, n_params): Haar-random general perceptrons (K = −i log U in the
-    Pauli basis, ``init='haar'``, the default for them), angles of distribution ``init`` for
-    circuit perceptrons (default uniform on [0, 2π))."""
-    if samples < 1:
-        raise ValueError(f"samples: must be >= 1, got {samples}")
+def check_init(net: DQNN, init: str | None, sigma: float | None = None) -> str:
+    """The parameter distribution to use (``init``, or the family's default); a ValueError
+    naming ``init`` or ``sigma`` when it does not go with the perceptrons."""
     init = init or ("haar" if net.family == "general" else "uniform")
     if (init == "haar") != (net.family == "general") or init not in INITS:
         allowed = "haar" if net.family == "general" else ", ".join(INITS[1:])
         raise ValueError(f"init: {init!r} does not go with {net.family} perceptrons; allowed: {allowed}")
     if init == "normal" and not (sigma and sigma > 0):
         raise ValueError(f"sigma: init 'normal' needs sigma > 0, got {sigma}")
+    return init
+
+
+def draw(net: DQNN, samples: int, seed: int, init: str | None = None, sigma: float | None = None) -> np.ndarray:
+    """Random parameters (S, n_params): Haar-random general perceptrons (K = −i log U in the
+    Pauli basis, ``init='haar'``, the default for them), angles of distribution ``init`` for
+    circuit perceptrons (default uniform on [0, 2π))."""
+    if samples < 1:
+        raise ValueError(f"samples: must be >= 1, got {samples}")
+    init = check_init(net, init, sigma)
     if net.family != "general":
         return sampling.angles(np.random.default_rng(seed), (samples, net.n_params), init, sigma)
     theta = np.empty((samples, net.n_params))
