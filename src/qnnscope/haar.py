@@ -46,31 +46,28 @@ def _complex_gaussian(
     return torch.view_as_complex(parts).div_(math.sqrt(2.0)).to(dtype)
 
 
-def _check(samples: int, dim: int, dtype: torch.dtype) -> None:
-    """Refuse sizes below 1 and non-complex dtypes, naming the value."""
+def _start(samples: int, dim: int, seed: int | torch.Generator, dtype: torch.dtype) -> torch.Generator:
+    """Refuse sizes below 1 and non-complex dtypes, naming the value; return the generator."""
     if samples < 1 or dim < 1:
         raise ValueError(
             f"samples and dim must be >= 1, got samples={samples}, dim={dim}"
         )
     if not dtype.is_complex:
         raise ValueError(f"dtype must be complex, got {dtype}")
+    return _generator(seed)
 
 
-def unitaries(
-    samples: int,
-    dim: int,
-    seed: int | torch.Generator,
-    dtype: torch.dtype = torch.complex128,
-    device: str | torch.device = "cpu",
-) -> torch.Tensor:
+Seed = int | torch.Generator
+
+
+def unitaries(samples: int, dim: int, seed: Seed, dtype: torch.dtype = torch.complex128, device="cpu") -> torch.Tensor:
     """``samples`` Haar-random ``dim × dim`` unitaries, shape (samples, dim, dim).
 
     Batched QR of complex Ginibre matrices with Mezzadri's phase fix, in blocks of at
     most ``_BLOCK_ELEMENTS`` entries so the workspace is bounded whatever ``samples``.
     Deterministic for a given (samples, dim, integer seed).
     """
-    _check(samples, dim, dtype)
-    gen = _generator(seed)
+    gen = _start(samples, dim, seed, dtype)
     out = torch.empty((samples, dim, dim), dtype=dtype, device=device)
     block = max(1, _BLOCK_ELEMENTS // (dim * dim))
     for start in range(0, samples, block):
@@ -83,19 +80,12 @@ def unitaries(
     return out
 
 
-def states(
-    samples: int,
-    dim: int,
-    seed: int | torch.Generator,
-    dtype: torch.dtype = torch.complex128,
-    device: str | torch.device = "cpu",
-) -> torch.Tensor:
+def states(samples: int, dim: int, seed: Seed, dtype: torch.dtype = torch.complex128, device="cpu") -> torch.Tensor:
     """``samples`` Haar-random pure states, shape (samples, dim).
 
     Normalised complex Gaussian vectors, seeded as :func:`unitaries`.
     """
-    _check(samples, dim, dtype)
-    z = _complex_gaussian((samples, dim), _generator(seed), dtype).to(device)
+    z = _complex_gaussian((samples, dim), _start(samples, dim, seed, dtype), dtype).to(device)
     return z / torch.linalg.vector_norm(z, dim=-1, keepdim=True)
 
 

@@ -58,11 +58,12 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
     )
 
 
-def _shard_jobs() -> dict:
-    """Every shard of every sweep → what computing it takes; raises (naming the config key) on a
-    point the package refuses.  Within a sweep and qubit count the order is chunk-major, so raising
-    ``samples`` appends shards and leaves earlier batches as they were."""
-    jobs = {}
+def _shard_jobs() -> tuple[dict, set]:
+    """Every shard of every sweep → what computing it takes, and the (sweep, n, depth, rule) of
+    depth rules whose point an earlier rule of the sweep already has; raises (naming the config
+    key) on a point the package refuses.  Within a sweep and qubit count the order is
+    chunk-major, so raising ``samples`` appends shards and leaves earlier batches as they were."""
+    jobs, aliases = {}, set()
     for name, (i, block) in SWEEPS.items():
         n_chunks = math.ceil(block["samples"] / block["chunk"])
         for n in block["qubits"]:
@@ -78,15 +79,13 @@ def _shard_jobs() -> dict:
                                     params=point.params, chunk=chunk)
                 samples = min(block["chunk"], block["samples"] - chunk * block["chunk"])
                 if path in jobs and jobs[path]["depth_rule"] != rule:
-                    ALIASES.add((name, n, point.depth, rule))
+                    aliases.add((name, n, point.depth, rule))
                 jobs.setdefault(path, {"path": path, "sweep": name, "depth_rule": rule, "point": point,
                                        "samples": samples, "chunk": chunk})
-    return jobs
+    return jobs, aliases
 
 
-ALIASES: set = set()
-"""(sweep, n, depth, rule) of depth rules whose point an earlier rule of the sweep already has."""
-SHARD_JOBS = _shard_jobs()
+SHARD_JOBS, ALIASES = _shard_jobs()
 GRADIENT_SHARDS = list(SHARD_JOBS)
 
 
