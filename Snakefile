@@ -16,6 +16,7 @@ include: "workflow/rules/gradients.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/dqnn.smk"
+include: "workflow/rules/landscapes.smk"
 
 
 # Aggregation, figures and HTML tables take seconds: on a cluster they run where snakemake runs.
@@ -26,4 +27,5 @@ rule all:
     input:
         aggregate_targets(),
         dqnn_training_targets(),
+        landscape_targets(),
     default_target: True

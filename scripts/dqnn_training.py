@@ -10,8 +10,9 @@ from qnnscope.models.generalisation import run_block
 log = job_log(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 job = snakemake.params.run
-log.info("%s: widths %s, task %s, N = %d, %s, %d repetitions of %d steps", snakemake.wildcards.name, job["widths"],
-         job["task"], job["n_pairs"], job["method"], job["repetitions"], job["steps"])
+log.info("%s: widths %s, task %s, N = %d, %s, %d repetitions of %d steps (one batch), %d %s test pairs",
+         snakemake.wildcards.name, job["widths"], job["task"], job["n_pairs"], job["method"], job["repetitions"],
+         job["steps"], job["test_pairs"], job.get("test_set", "disjoint"))
 curves = run_block(**job, log=log)
 curves.insert(0, "name", snakemake.wildcards.name)
 write_parquet(curves, snakemake.output[0], metadata={"name": snakemake.wildcards.name, **job})

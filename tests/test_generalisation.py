@@ -14,7 +14,13 @@ import torch
 import yaml
 
 from qnnscope import haar
-from qnnscope.models.generalisation import experiment_seeds, optimal_test_fidelity, run_experiment, summarize_runs
+from qnnscope.models.generalisation import (
+    experiment_seeds,
+    optimal_test_fidelity,
+    run_block,
+    run_experiment,
+    summarize_runs,
+)
 from qnnscope.models.training import training_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,17 +43,19 @@ def learner_from_pairs(inputs: torch.Tensor, outputs: torch.Tensor, gen: torch.G
     return image @ span[:, :k].mH + rest[:, k:] @ span[:, k:].mH
 
 
-def learner_fidelity(dim: int, n_pairs: int, trials: int, seed: int) -> tuple[float, float]:
+def learner_fidelity(dim: int, n_pairs: int, trials: int, seed: int,
+                     test_pairs: int | None = None) -> tuple[float, float]:
     """Monte Carlo mean (and standard error) of the test fidelity of :func:`learner_from_pairs`
-    over Haar-random unitaries, training inputs and test inputs."""
+    over Haar-random unitaries, training inputs and test inputs: 4 fresh test states, or
+    (``test_pairs`` = M) M Haar pairs whose first N are the training pairs."""
     gen = torch.Generator().manual_seed(seed)
     values = []
     for _ in range(trials):
         v = haar.unitaries(1, dim, gen)[0]
-        x = haar.states(n_pairs, dim, gen)
+        phi = haar.states(4 if test_pairs is None else test_pairs, dim, gen)
+        x = haar.states(n_pairs, dim, gen) if test_pairs is None else phi[:n_pairs]
         rays = (x @ v.T) * torch.exp(2j * torch.pi * torch.rand(n_pairs, 1, generator=gen, dtype=torch.float64))
         u = learner_from_pairs(x, rays, gen)
-        phi = haar.states(4, dim, gen)
         values.append(float(((phi @ v.T).conj() * (phi @ u.T)).sum(1).abs().square().mean()))
     values = np.asarray(values)
     return values.mean(), values.std(ddof=1) / np.sqrt(trials)
@@ -75,6 +83,27 @@ def test_optimal_test_fidelity_matches_the_learner_exact_on_the_span(dim, n_pair
         assert mean == pytest.approx(1.0, abs=1e-9)
     else:
         assert abs(mean - expected) < 4 * se, (mean, se, expected)
+
+
+def test_optimal_test_fidelity_when_the_test_set_includes_the_training_pairs():
+    for d in (4, 8):
+        fresh = optimal_test_fidelity(np.arange(11), d)
+        including = optimal_test_fidelity(np.arange(11), d, "including_training", 10)
+        assert including == pytest.approx((np.arange(11) + (10 - np.arange(11)) * fresh) / 10)
+        assert np.all(including[1:d] > fresh[1:d]) and np.all(including[d:] == 1.0)
+    assert optimal_test_fidelity(10, 8, "including_training", 10) == 1.0
+    assert optimal_test_fidelity(3, 8, "including_training", 3) == 1.0  # every test pair was trained on
+    with pytest.raises(ValueError, match="test_pairs"):
+        optimal_test_fidelity(5, 8, "including_training", 4)
+    with pytest.raises(ValueError, match="test_set"):
+        optimal_test_fidelity(5, 8, "overlapping", 10)
+
+
+@pytest.mark.parametrize("dim, n_pairs", [(4, 1), (4, 3), (8, 2), (8, 5), (8, 7)])
+def test_optimal_test_fidelity_including_training_matches_the_learner_exact_on_the_span(dim, n_pairs):
+    mean, se = learner_fidelity(dim, n_pairs, trials=1500, seed=dim * 1000 + n_pairs, test_pairs=10)
+    expected = optimal_test_fidelity(n_pairs, dim, "including_training", 10)
+    assert abs(mean - expected) < 4 * se, (mean, se, expected)
 
 
 def test_seeds_share_the_unitary_and_test_set_within_a_repetition():
@@ -106,6 +135,30 @@ def test_a_short_run_raises_the_test_fidelity():
         run_experiment((2, 2), "unitary", 1, 1, 0, "gradient:Nesterov", steps=1)
 
 
+@pytest.mark.parametrize("method, test_set", [("beer", "disjoint"), ("gradient:Adam", "disjoint"),
+                                             ("beer", "including_training")])
+def test_a_block_trains_its_repetitions_together_as_each_alone(method, test_set):
+    block = run_block((3, 3, 3), "unitary", 3, 5, 3, method, steps=12, eta=0.667, seed=4, test_set=test_set)
+    assert list(block["repetition"].unique()) == [0, 1, 2] and (block["test_set"] == test_set).all()
+    for rep in range(3):
+        alone = run_experiment((3, 3, 3), "unitary", 3, 5, rep, method, steps=12, eta=0.667, seed=4, test_set=test_set)
+        mine = block[block["repetition"] == rep]
+        assert list(mine["step"]) == list(alone["step"])
+        for column in ("train_fidelity", "test_fidelity"):
+            assert mine[column].to_numpy() == pytest.approx(alone[column].to_numpy(), abs=1e-12, rel=0)
+
+
+def test_including_training_trains_on_the_first_test_pairs():
+    both = run_experiment((2, 2), "unitary", 5, 5, 0, "beer", steps=10, seed=3, test_set="including_training")
+    assert both["test_fidelity"].to_numpy() == pytest.approx(both["train_fidelity"].to_numpy(), abs=1e-14)
+    part = run_experiment((2, 2), "unitary", 2, 5, 0, "beer", steps=10, seed=3, test_set="including_training")
+    assert part["test_fidelity"].iloc[0] == pytest.approx(both["test_fidelity"].iloc[0], abs=1e-14)  # same test set
+    with pytest.raises(ValueError, match="n_pairs"):
+        run_experiment((2, 2), "unitary", 6, 5, 0, "beer", steps=1, test_set="including_training")
+    with pytest.raises(ValueError, match="test_set"):
+        run_experiment((2, 2), "unitary", 2, 5, 0, "beer", steps=1, test_set="overlapping")
+
+
 def test_summary_gives_final_values_and_group_means():
     curves = []
     for rep in range(3):
@@ -122,12 +175,18 @@ def test_summary_gives_final_values_and_group_means():
     assert row["test_fidelity_lo"] < row["test_fidelity_mean"] < row["test_fidelity_hi"]
     assert row["train_gain_last_tenth"] == pytest.approx(0.05) and row["n_runs"] == 3
     assert row["optimal_test_fidelity"] == pytest.approx(optimal_test_fidelity(2, 4))
+    assert (table["test_set"] == "disjoint").all()  # curves from before the option: fresh test pairs
+    including = summarize_runs(pd.concat(curves).assign(test_set="including_training", test_pairs=10), n_boot=500)
+    expected = optimal_test_fidelity(2, 4, "including_training", 10)
+    assert including["optimal_test_fidelity"].iloc[-1] == pytest.approx(expected)
 
 
 def test_workflow_runs_a_tiny_experiment(tmp_path):
     config = {"seed": 2, "bootstrap": 200, "gradients": [],
               "dqnn_training": [{"name": "tiny", "widths": [2, 2], "pairs": [1, 4], "repetitions": 2, "steps": 30,
-                                 "test_pairs": 5, "methods": ["beer", "gradient:Adam"]}]}
+                                 "test_pairs": 5, "methods": ["beer", "gradient:Adam"]},
+                                {"name": "authors", "widths": [2, 2], "pairs": [1, 4], "repetitions": 2, "steps": 30,
+                                 "test_pairs": 5, "test_set": "including_training"}]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
            "--configfile", str(tmp_path / "config.yaml"), "--cores", "2"]
@@ -135,18 +194,24 @@ def test_workflow_runs_a_tiny_experiment(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     shards = sorted(p.relative_to(tmp_path / "results/dqnn_training").as_posix()
                     for p in (tmp_path / "results/dqnn_training").rglob("*.parquet"))
-    assert shards == [f"tiny/method~{m}/pairs~{n}.parquet" for m in ("beer", "gradient-Adam") for n in (1, 4)]
-    table = pd.read_parquet(tmp_path / "results/tables/dqnn_training.parquet")
+    assert shards == ["authors/method~beer/pairs~1.parquet", "authors/method~beer/pairs~4.parquet"] + [
+        f"tiny/method~{m}/pairs~{n}.parquet" for m in ("beer", "gradient-Adam") for n in (1, 4)]
+    everything = pd.read_parquet(tmp_path / "results/tables/dqnn_training.parquet")
+    authors, table = everything[everything["name"] == "authors"], everything[everything["name"] == "tiny"]
     assert len(table) == 2 * 2 * 2  # methods × N × repetitions
+    assert (table["test_set"] == "disjoint").all() and (authors["test_set"] == "including_training").all()
+    assert authors["optimal_test_fidelity"].to_numpy() == pytest.approx(
+        optimal_test_fidelity(authors["n_pairs"].to_numpy(), 4, "including_training", 5))
     for column in ("name", "widths", "task", "method", "n_pairs", "repetition", "final_test_fidelity",
                    "final_train_fidelity", "test_fidelity_mean", "test_fidelity_lo", "test_fidelity_hi",
                    "optimal_test_fidelity", "qnnscope_version", "wall_time_s"):
         assert column in table.columns, column
     assert set(table["method"]) == {"beer", "gradient:Adam"} and (table["steps"] == 30).all()
     assert (table["test_fidelity_lo"] <= table["test_fidelity_mean"]).all()
-    figure = tmp_path / "results/figures/dqnn/tiny/test_fidelity_vs_pairs"
-    assert figure.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert figure.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+    for name in ("tiny", "authors"):
+        figure = tmp_path / f"results/figures/dqnn/{name}/test_fidelity_vs_pairs"
+        assert figure.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert figure.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
     logs = tmp_path / "results/logs"
     assert (logs / "dqnn_training/tiny/method~gradient-Adam/pairs~4.log").is_file()
     more = yaml.safe_load(yaml.safe_dump(config))
@@ -158,5 +223,19 @@ def test_workflow_runs_a_tiny_experiment(tmp_path):
     rows = [line.split() for line in dry.stdout.splitlines()]
     counts = {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
     counts.pop("total", None)
-    assert counts == {"dqnn_training": 2 + 2, "dqnn_training_table": 1, "table_html": 1, "figure_dqnn_test_fidelity": 1,
+    assert counts == {"dqnn_training": 2 + 2, "dqnn_training_table": 1, "table_html": 1, "figure_dqnn_test_fidelity": 2,
                       "all": 1}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"test_set": "overlapping"}, "test_set"),
+    ({"test_set": "including_training", "pairs": [2, 6]}, "dqnn_training[0].pairs"),
+], ids=["unknown-test-set", "more-pairs-than-the-test-set"])
+def test_malformed_test_sets_are_rejected_before_any_job_runs(tmp_path, change, message):
+    block = {"name": "bad", "widths": [2, 2], "pairs": [1, 2], "test_pairs": 5, **change}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"gradients": [], "dqnn_training": [block]}))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "-n"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and message in done.stdout + done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "results").exists()

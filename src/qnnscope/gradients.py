@@ -224,14 +224,17 @@ def _validate_dqnn(point: GradientPoint, samples: int, key) -> tuple:
     return net, None, params
 
 
-def _dqnn_evaluate(point: GradientPoint, net, theta: np.ndarray, params: list[int], data_seed: int,
-                   show: bool) -> tuple[np.ndarray, np.ndarray, str]:
-    """Costs (S,) and gradients (S, len(params)) of a DQNN point by autograd, in blocks that
-    keep the simulation's saved tensors near CHUNK_BYTES; returns the simulation mode too."""
+def dqnn_data_seed(point: GradientPoint, base_seed: int) -> int:
+    """Seed of a DQNN point's training pairs: shared by its costs, inits and chunks."""
+    return sampling.stable_seed(base_seed, point.widths, point.data, point.pairs, "data")
+
+
+def dqnn_cost(point: GradientPoint, net, data_seed: int):
+    """The cost of a DQNN point as a batched function θ (B, n_params) → (B,), differentiable by
+    autograd; also the simulation mode and the bytes per θ that its saved tensors take."""
     import torch
 
     from qnnscope.models import dqnn, training
-    from qnnscope.sim.engine import CHUNK_BYTES
 
     ctype = resolve_dtype(point.dtype)
     chains = net.family == "local" and net.locality == 1 and point.data in ("zero", "product")
@@ -242,17 +245,30 @@ def _dqnn_evaluate(point: GradientPoint, net, theta: np.ndarray, params: list[in
         inputs, targets = training.training_pairs(point.data, net.widths, point.pairs, seed=data_seed, dtype=ctype)
         mode = net.choose_mode(pure_input=True)
         per_sample = point.pairs * (2 ** net.modes()[mode]) * 16 * (2 * len(net.perceptrons) + 4)
+    cost_fn = dqnn.global_cost if point.cost == "global" else dqnn.local_cost
+
+    def evaluate(t: torch.Tensor) -> torch.Tensor:
+        if chains:
+            return dqnn.chain_costs(net, t, inputs, targets, point.cost, dtype=ctype)
+        out = dqnn.run(net, t, inputs.repeat(t.shape[0], 1), mode=mode, dtype=ctype)
+        return cost_fn(out, targets.repeat(t.shape[0], 1), per_sample=point.pairs)
+
+    return evaluate, mode, per_sample
+
+
+def _dqnn_evaluate(point: GradientPoint, net, theta: np.ndarray, params: list[int], data_seed: int,
+                   show: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    """Costs (S,) and gradients (S, len(params)) of a DQNN point by autograd, in blocks that
+    keep the simulation's saved tensors near CHUNK_BYTES; returns the simulation mode too."""
+    import torch
+
+    from qnnscope.sim.engine import CHUNK_BYTES
+
+    evaluate, mode, per_sample = dqnn_cost(point, net, data_seed)
     block = max(1, CHUNK_BYTES // per_sample)
     costs, grads = np.empty(len(theta)), np.empty((len(theta), len(params)))
-    cost_fn = dqnn.global_cost if point.cost == "global" else dqnn.local_cost
     for lo in tqdm(range(0, len(theta), block), desc=f"dqnn {point.ansatz} {point.widths}", disable=not show):
         hi = min(len(theta), lo + block)
-        def evaluate(t):
-            if chains:
-                return dqnn.chain_costs(net, t, inputs, targets, point.cost, dtype=ctype)
-            out = dqnn.run(net, t, inputs.repeat(t.shape[0], 1), mode=mode, dtype=ctype)
-            return cost_fn(out, targets.repeat(t.shape[0], 1), per_sample=point.pairs)
-
         t = torch.as_tensor(theta[lo:hi])
         if point.method == "param-shift":  # every angle drives one RY/RZ gate: exact ±π/2 rule
             with torch.no_grad():
@@ -277,7 +293,7 @@ def _compute_dqnn(point: GradientPoint, samples: int, chunk: int, base_seed: int
 
     net, _, params = validate(point, samples)
     seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
-    data_seed = sampling.stable_seed(base_seed, point.widths, point.data, point.pairs, "data")
+    data_seed = dqnn_data_seed(point, base_seed)
     theta = dqnn.draw(net, samples, seed, point.init, point.sigma)
     start = time.perf_counter()
     costs, grads, mode = _dqnn_evaluate(point, net, theta, params, data_seed, sys.stderr.isatty() if progress is None else progress)

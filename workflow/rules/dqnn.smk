@@ -4,8 +4,9 @@ Per experiment block, method and number of training pairs N one job (`dqnn_train
 repetition and writes their training curves to one Parquet shard, atomically:
 results/dqnn_training/{name}/method~{method}/pairs~{N}.parquet, where the method is written with
 '-' for ':' (gradient:Adam → gradient-Adam).  A job gets only the settings its method uses, so
-changing `lr` does not rerun `beer` jobs, and adding an N adds only its jobs.  The table rule
-summarises every shard of every block; one figure per block.
+changing `lr` does not rerun `beer` jobs, and adding an N adds only its jobs; likewise `test_set`
+reaches a job only when it is not the default `disjoint`, so shards written before the option
+existed stay valid.  The table rule summarises every shard of every block; one figure per block.
 """
 
 from qnnscope.models.generalisation import check_method
@@ -22,7 +23,8 @@ def method_tag(method: str) -> str:
 
 def _dqnn_blocks() -> dict:
     """Block name → block; refuses (naming the key) duplicate names, tasks that need equal
-    input and output widths, and unknown optimizers, before any job runs."""
+    input and output widths, unknown optimizers, and test sets that include more training pairs
+    than they hold, before any job runs."""
     blocks = {}
     for i, block in enumerate(config.get("dqnn_training", [])):
         where = f"dqnn_training[{i}]"
@@ -36,6 +38,10 @@ def _dqnn_blocks() -> dict:
                 check_method(method)
             except ValueError as exc:
                 raise ValueError(f"{where}.methods: {exc}") from None
+        if block["test_set"] == "including_training" and max(block["pairs"]) > block["test_pairs"]:
+            raise ValueError(f"{where}.pairs: with test_set 'including_training' the N training pairs are the first N "
+                             f"of the test_pairs = {block['test_pairs']} test pairs, so N can be at most "
+                             f"{block['test_pairs']}; got N = {max(block['pairs'])}")
         blocks[block["name"]] = block
     return blocks
 
@@ -59,6 +65,8 @@ def dqnn_job(wildcards) -> dict:
     job = {"widths": list(block["widths"]), "task": block["task"], "n_pairs": int(wildcards.pairs),
            "test_pairs": block["test_pairs"], "repetitions": block["repetitions"], "method": method,
            "steps": block["steps"], "seed": config["seed"]}
+    if block["test_set"] != "disjoint":
+        job["test_set"] = block["test_set"]
     if method == "beer":
         job.update(eta=block["eta"], eps=block["eps"])
     else:

@@ -1,17 +1,23 @@
 """Generalisation of dissipative QNNs (Beer et al., Nat. Commun. 11, 808 (2020), Fig. 2a).
 
 A network learns a Haar-random unitary V from N training pairs (|φ_x⟩, V|φ_x⟩) and is tested on
-fresh pairs: test fidelity = mean over test pairs of ⟨φ|V† ρ_out V|φ⟩.
+M = ``test_pairs`` pairs: test fidelity = mean over test pairs of ⟨φ|V† ρ_out V|φ⟩.  Test sets
+(:data:`TEST_SETS`): ``disjoint`` (the default) tests on M fresh pairs; ``including_training`` is
+Beer et al.'s own protocol (GeneralizationTask.m in github.com/qigitphannover/
+DeepQuantumNeuralNetworks: train on the first N of 10 pairs, score the cost on all 10), which
+tests on M pairs of which the first N are the training pairs.
 
 - :func:`run_experiment`: one training run (one repetition of one N and method), its curve;
-- :func:`run_block`: every repetition of one (N, method), with provenance (one workflow job);
+- :func:`run_block`: every repetition of one (N, method) as one batch of networks, with
+  provenance (one workflow job); each repetition's curve is the one :func:`run_experiment` gives;
 - :func:`summarize_runs`: curves → final fidelities per run, mean and bootstrap CI per group;
 - :func:`optimal_test_fidelity`: the best mean test fidelity any learner can reach from N pairs.
 
 Seeds (:func:`experiment_seeds`) are stable hashes.  Within one repetition the unitary V, the
 test inputs and the initial network are shared by every N and every method, so the curve over N
-and the comparison of methods are paired; the training inputs are drawn per N.  Training and
-test inputs come from different seeds, so they differ.
+and the comparison of methods are paired; with ``disjoint`` test sets the training inputs are
+drawn per N from their own seed, so training and test inputs differ; with
+``including_training`` the training pairs are the first N test pairs, nested over N.
 """
 
 from __future__ import annotations
@@ -29,14 +35,17 @@ from qnnscope.models.training import train_beer, train_gradient, training_pairs
 
 METHODS = ("beer", "gradient:OPTIMIZER")
 """Training rules: Beer et al.'s update, or a torch.optim optimizer by name (``gradient:Adam``)."""
+TEST_SETS = ("disjoint", "including_training")
+"""Test sets: M fresh pairs, or M pairs whose first N are the training pairs (Beer et al.'s code)."""
 RUN_COLUMNS = ("widths", "task", "method", "n_pairs", "repetition")
 """Columns that identify one training run (with the experiment ``name`` in workflow tables)."""
 _SEED_TAG = "qnnscope.dqnn_training"
 
 
-def optimal_test_fidelity(n_pairs, dim: int):
+def optimal_test_fidelity(n_pairs, dim: int, test_set: str = "disjoint", test_pairs: int | None = None):
     """Best achievable mean test fidelity for a Haar-random unitary V on ``dim`` dimensions
-    learnt from ``n_pairs`` pure training pairs with Haar-random inputs, tested on Haar inputs:
+    learnt from ``n_pairs`` pure training pairs with Haar-random inputs, tested on Haar inputs
+    (``test_set='disjoint'``):
 
         F*(N) = (N² + d + 1) / (d(d + 1))   for N < d,        F*(N) = 1   for N ≥ d.
 
@@ -65,15 +74,38 @@ def optimal_test_fidelity(n_pairs, dim: int):
     This is the unentangled case of the quantum no-free-lunch theorem (Poland, Beer, Osborne,
     arXiv:2003.14103; Sharma et al., arXiv:2007.04900): mean risk ≥ 1 − (N² + d + 1)/(d(d + 1)).
     It lies below the naive line N/d + (1 − N/d)/d (the test state's weight in S learnt, the
-    rest guessed), which no learner reaches on average for 0 < N < d.  Works on arrays of N.
+    rest guessed), which no learner reaches on average for 0 < N < d.
+
+    ``test_set='including_training'`` (Beer et al.'s code): the test set is M = ``test_pairs``
+    Haar pairs and the learner trains on the first N of them, so the test fidelity is
+    (1/M)[Σ_{x ≤ N} f_x + Σ_{x > N} f_x].  A training term is at most 1.  An unseen pair is a
+    Haar state independent of the data, so given the data its expected term is the learner's
+    mean fidelity on fresh states, at most F*(N) by the bound above (which holds for every data
+    set, the average running over V's freedom on S⊥ and the test state).  Hence
+
+        F*_incl(N) = (N · 1 + (M − N) · F*(N)) / M,
+
+    and it is reached: the learner exact on S fits every training pair (φ_x ∈ S) with fidelity 1
+    and reaches F*(N) on fresh states at once.  It is 1 from N = d, and above F*(N) for 0 < N < d
+    by N(1 − F*(N))/M.  Beer et al.'s published Fig. 2a curve could not be checked against it
+    here (the figure's data are not available offline).
+
+    Works on arrays of N.
     """
     if dim < 1:
         raise ValueError(f"dim: must be >= 1, got {dim}")
     n = np.asarray(n_pairs)
     if np.any(n < 0):
         raise ValueError(f"n_pairs: must be >= 0, got {n_pairs}")
+    if test_set not in TEST_SETS:
+        raise ValueError(f"test_set: unknown test set {test_set!r}; allowed: {', '.join(TEST_SETS)}")
     k = np.minimum(n, dim).astype(float)
     value = np.where(n >= dim, 1.0, (k**2 + dim + 1) / (dim * (dim + 1)))
+    if test_set == "including_training":
+        if test_pairs is None or np.any(n > test_pairs):
+            raise ValueError(f"test_pairs: test set 'including_training' holds the N training pairs, so it needs "
+                             f"test_pairs >= N = {np.max(n)}; got {test_pairs}")
+        value = (n + (test_pairs - n) * value) / test_pairs
     return float(value) if value.ndim == 0 else value
 
 
@@ -99,65 +131,91 @@ def check_method(method: str) -> str | None:
                          "allowed: beer, gradient:OPTIMIZER (e.g. gradient:Adam)")
     if not isinstance(getattr(torch.optim, optimizer, None), type):
         raise ValueError(f"method: torch.optim has no optimizer {optimizer!r} (in {method!r})")
+    if optimizer == "LBFGS":
+        raise ValueError(f"method: {method!r} needs a closure and couples the parameters of all the networks "
+                         "trained together; use an optimizer that steps each parameter tensor on its own")
     return optimizer
 
 
 def run_experiment(widths, task: str, n_pairs: int, test_pairs: int, repetition: int, method: str, steps: int,
-                   eta: float = 1.0, eps: float = 0.1, lr: float = 0.05, seed: int = 1) -> pd.DataFrame:
+                   eta: float = 1.0, eps: float = 0.1, lr: float = 0.05, seed: int = 1,
+                   test_set: str = "disjoint") -> pd.DataFrame:
     """One training run of a ``general`` DQNN of ``widths`` on ``n_pairs`` pairs of ``task``
     (Haar-random initial perceptrons; ``beer``: Beer et al.'s update with η = ``eta``,
-    ε = ``eps``; ``gradient:NAME``: torch.optim.NAME with learning rate ``lr``).
+    ε = ``eps``; ``gradient:NAME``: torch.optim.NAME with learning rate ``lr``), tested on
+    ``test_pairs`` pairs: fresh ones, or (``test_set='including_training'``) ones whose first N
+    are the training pairs.
 
-    Returns one row per step 0 … ``steps``: ``train_fidelity``, ``test_fidelity`` (mean over
-    ``test_pairs`` fresh pairs), and the run's identity: ``widths`` ("3-3-3"), ``task``,
-    ``method``, ``n_pairs``, ``test_pairs``, ``repetition``, ``seed`` (the study seed),
-    ``wall_time_s``."""
+    Returns one row per step 0 … ``steps``: ``train_fidelity``, ``test_fidelity``, and the run's
+    identity: ``widths`` ("3-3-3"), ``task``, ``test_set``, ``method``, ``n_pairs``,
+    ``test_pairs``, ``repetition``, ``seed`` (the study seed), ``wall_time_s``."""
+    return _train(widths, task, n_pairs, test_pairs, [int(repetition)], method, steps, eta, eps, lr, seed, test_set)
+
+
+def run_block(widths, task: str, n_pairs: int, test_pairs: int, repetitions: int, method: str, steps: int,
+              eta: float = 1.0, eps: float = 0.1, lr: float = 0.05, seed: int = 1, test_set: str = "disjoint",
+              log: logging.Logger | None = None) -> pd.DataFrame:
+    """Repetitions 0 … ``repetitions`` − 1 of :func:`run_experiment` (one workflow job), trained
+    as one batch of networks, with the provenance columns of :func:`qnnscope.io.provenance`.
+    Each repetition's curve equals its :func:`run_experiment` curve (to rounding);
+    ``wall_time_s`` is the batch's training time shared equally among the repetitions."""
+    if int(repetitions) < 1:
+        raise ValueError(f"repetitions: must be >= 1, got {repetitions}")
+    out = _train(widths, task, n_pairs, test_pairs, list(range(int(repetitions))), method, steps, eta, eps, lr, seed,
+                 test_set)
+    if log is not None:
+        last = out.groupby("repetition").tail(1)
+        for rep, train, test in zip(last["repetition"], last["train_fidelity"], last["test_fidelity"]):
+            log.info("repetition %d/%d: train fidelity %.4f, test fidelity %.4f after %d steps", rep + 1, repetitions,
+                     train, test, steps)
+        log.info("trained %d networks together in %.1f s", repetitions, out["wall_time_s"].iloc[0] * int(repetitions))
+    prov = io.provenance("torch", "complex128", "cpu", int(seed), 0.0)
+    for column, value in prov.items():
+        if column not in out.columns:
+            out[column] = value
+    return out
+
+
+def _train(widths, task: str, n_pairs: int, test_pairs: int, repetitions: list[int], method: str, steps: int,
+           eta: float, eps: float, lr: float, seed: int, test_set: str) -> pd.DataFrame:
+    """The given repetitions of one (N, method) as one batch; their curves, repetition-major."""
     optimizer = check_method(method)
     widths = tuple(int(w) for w in widths)
     for name, value, low in (("n_pairs", n_pairs, 1), ("test_pairs", test_pairs, 1), ("steps", steps, 0),
-                             ("repetition", repetition, 0)):
+                             ("repetition", min(repetitions), 0)):
         if int(value) < low:
             raise ValueError(f"{name}: must be >= {low}, got {value}")
+    if test_set not in TEST_SETS:
+        raise ValueError(f"test_set: unknown test set {test_set!r}; allowed: {', '.join(TEST_SETS)}")
+    if test_set == "including_training" and int(n_pairs) > int(test_pairs):
+        raise ValueError(f"n_pairs: with test set 'including_training' the N training pairs are the first N of the "
+                         f"{test_pairs} test pairs; N = {n_pairs} is more")
     net = DQNN(widths, "general")
-    seeds = experiment_seeds(seed, widths, task, n_pairs, repetition)
-    train = training_pairs(task, widths, int(n_pairs), seed=seeds["train"], target_seed=seeds["target"])
-    test = training_pairs(task, widths, int(test_pairs), seed=seeds["test"], target_seed=seeds["target"])
-    theta = torch.as_tensor(draw(net, 1, seeds["init"]))
+    seeds = [experiment_seeds(seed, widths, task, n_pairs, rep) for rep in repetitions]
+    tests = [training_pairs(task, widths, int(test_pairs), seed=sd["test"], target_seed=sd["target"]) for sd in seeds]
+    if test_set == "disjoint":
+        trains = [training_pairs(task, widths, int(n_pairs), seed=sd["train"], target_seed=sd["target"])
+                  for sd in seeds]
+    else:
+        trains = [(x[: int(n_pairs)], y[: int(n_pairs)]) for x, y in tests]
+    train, test = (tuple(torch.stack(part) for part in zip(*pairs)) for pairs in (trains, tests))
+    theta = torch.cat([torch.as_tensor(draw(net, 1, sd["init"])) for sd in seeds])
     start = time.perf_counter()
     if optimizer is None:
         _, curve = train_beer(net, net.unitaries(theta), train, test, steps=int(steps), eta=eta, eps=eps)
     else:
         _, curve = train_gradient(net, theta, train, test, steps=int(steps), optimizer=optimizer, lr=lr)
     wall = time.perf_counter() - start
-    ident = {"widths": "-".join(map(str, widths)), "task": task, "method": method, "n_pairs": int(n_pairs),
-             "test_pairs": int(test_pairs), "repetition": int(repetition)}
+    ident = {"widths": "-".join(map(str, widths)), "task": task, "test_set": test_set, "method": method,
+             "n_pairs": int(n_pairs), "test_pairs": int(test_pairs)}
+    reps = np.asarray(repetitions)[curve.pop("sample").to_numpy()]
     curve = curve.drop(columns="method")
     for i, (column, value) in enumerate(ident.items()):
         curve.insert(i, column, value)
+    curve.insert(len(ident), "repetition", reps)
     curve["seed"] = int(seed)
-    curve["wall_time_s"] = wall
+    curve["wall_time_s"] = wall / len(repetitions)
     return curve
-
-
-def run_block(widths, task: str, n_pairs: int, test_pairs: int, repetitions: int, method: str, steps: int,
-              eta: float = 1.0, eps: float = 0.1, lr: float = 0.05, seed: int = 1,
-              log: logging.Logger | None = None) -> pd.DataFrame:
-    """Repetitions 0 … ``repetitions`` − 1 of :func:`run_experiment` (one workflow job), with the
-    provenance columns of :func:`qnnscope.io.provenance`."""
-    curves = []
-    for rep in range(int(repetitions)):
-        curve = run_experiment(widths, task, n_pairs, test_pairs, rep, method, steps, eta, eps, lr, seed)
-        if log is not None:
-            log.info("repetition %d/%d: train fidelity %.4f, test fidelity %.4f after %d steps (%.1f s)", rep + 1,
-                     repetitions, curve["train_fidelity"].iloc[-1], curve["test_fidelity"].iloc[-1], steps,
-                     curve["wall_time_s"].iloc[0])
-        curves.append(curve)
-    out = pd.concat(curves, ignore_index=True)
-    prov = io.provenance("torch", "complex128", "cpu", int(seed), 0.0)
-    for column, value in prov.items():
-        if column not in out.columns:
-            out[column] = value
-    return out
 
 
 def summarize_runs(curves: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
@@ -166,11 +224,15 @@ def summarize_runs(curves: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -
     ``test_gain_last_tenth`` (fidelity gained over the last tenth of the steps: ≈ 0 once
     converged); per group (the same columns but ``repetition``) ``n_runs`` and the mean of the
     final test and train fidelities with bootstrap CIs (``test_fidelity_mean``, ``…_lo``,
-    ``…_hi``; NaN CIs for a single run); ``optimal_test_fidelity`` (:func:`optimal_test_fidelity`,
-    for task ``unitary``; NaN otherwise); the curves' other columns (provenance) follow."""
+    ``…_hi``; NaN CIs for a single run); ``optimal_test_fidelity`` (:func:`optimal_test_fidelity`
+    for the run's ``test_set`` and ``test_pairs``, for task ``unitary``; NaN otherwise); the
+    curves' other columns (settings, provenance) follow.  Curves without a ``test_set`` column
+    (written before it existed) had disjoint test sets."""
     missing = [c for c in (*RUN_COLUMNS, "step", "train_fidelity", "test_fidelity") if c not in curves.columns]
     if missing:
         raise ValueError(f"the training curves lack column(s) {', '.join(missing)}")
+    if "test_set" not in curves.columns:
+        curves = curves.assign(test_set="disjoint")
     run = (["name"] if "name" in curves.columns else []) + list(RUN_COLUMNS)
     group = [c for c in run if c != "repetition"]
     curves = curves.sort_values([*run, "step"])
@@ -192,8 +254,10 @@ def summarize_runs(curves: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -
         summary.append(entry)
     out = rows.merge(pd.DataFrame(summary), on=group, how="left")
     dims = 2 ** out["widths"].str.split("-").str[0].astype(int)
-    out["optimal_test_fidelity"] = [optimal_test_fidelity(n, d) if task == "unitary" else np.nan
-                                    for n, d, task in zip(out["n_pairs"], dims, out["task"])]
+    test_pairs = out["test_pairs"] if "test_pairs" in out.columns else [None] * len(out)
+    out["optimal_test_fidelity"] = [optimal_test_fidelity(n, d, kind, m) if task == "unitary" else np.nan
+                                    for n, d, task, kind, m in zip(out["n_pairs"], dims, out["task"], out["test_set"],
+                                                                   test_pairs)]
     out["ci"] = ci
     front = [*run, "steps", "final_train_fidelity", "final_test_fidelity", "train_gain_last_tenth",
              "test_gain_last_tenth", "n_runs", "test_fidelity_mean", "test_fidelity_lo", "test_fidelity_hi",

@@ -3,8 +3,9 @@
 
 * :func:`test_fidelity_vs_pairs`: Beer et al. (2020) Fig. 2a: mean final test fidelity against the
   number of training pairs N with its bootstrap CI, one line per training rule, the final training
-  fidelity dotted in the same colour, the optimal test fidelity dashed (task ``unitary``) and the
-  random-guess level 1/d dotted grey.
+  fidelity dotted in the same colour, the optimal test fidelity of the experiment's test set
+  dashed (task ``unitary``: fresh test pairs, or M test pairs that include the N training pairs)
+  and the random-guess level 1/d dotted grey.
 
 Artists carry gids for tests: ``test`` (test-fidelity lines), ``train``, ``optimal``, ``guess``.
 """
@@ -37,6 +38,7 @@ def test_fidelity_vs_pairs(table: pd.DataFrame, name: str) -> Figure:
         raise ValueError(f"experiment {name!r} has no rows in the DQNN training table; experiments: {names}")
     first = rows.iloc[0]
     dim = 2 ** int(str(first["widths"]).split("-")[0])
+    test_set = first["test_set"] if "test_set" in rows.columns else "disjoint"
     groups = rows.drop_duplicates(["method", "n_pairs"]).sort_values(["method", "n_pairs"])
     n_all = np.arange(int(rows["n_pairs"].min()), int(rows["n_pairs"].max()) + 1)
     with matplotlib.rc_context(STYLE):
@@ -53,8 +55,14 @@ def test_fidelity_vs_pairs(table: pd.DataFrame, name: str) -> Figure:
             ax.plot(n, line["train_fidelity_mean"], color=colour, marker=marker, mfc="none", ls=":", lw=1.0,
                     label=f"{method}: train", gid="train", zorder=2)
         if first["task"] == "unitary":
-            ax.plot(n_all, optimal_test_fidelity(n_all, dim), color="black", ls="--", lw=1.1, gid="optimal",
-                    zorder=1, label=r"optimal: $(N^2+d+1)/(d(d+1))$, 1 for $N \geq d$")
+            if test_set == "including_training":
+                m = int(first["test_pairs"])
+                optimal = optimal_test_fidelity(n_all, dim, test_set, m)
+                label = rf"optimal: $(N + (M-N)F^*_N)/M$, M = {m}"
+            else:
+                optimal = optimal_test_fidelity(n_all, dim)
+                label = r"optimal: $F^*_N = (N^2+d+1)/(d(d+1))$, 1 for $N \geq d$"
+            ax.plot(n_all, optimal, color="black", ls="--", lw=1.1, gid="optimal", zorder=1, label=label)
             ax.axhline(1 / dim, color="0.5", ls=":", lw=1.0, gid="guess", zorder=0,
                        label=f"random guess 1/d (d = {dim})")
         ax.set_xlabel("training pairs N")
@@ -64,8 +72,12 @@ def test_fidelity_vs_pairs(table: pd.DataFrame, name: str) -> Figure:
         reps = rows.groupby(["method", "n_pairs"])["repetition"].nunique()
         runs = f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}–{reps.max()}"
         ci = f", {first['ci']:.0%} bootstrap CI" if "ci" in rows.columns else ""
+        tested = ""
+        if "test_pairs" in rows.columns:
+            kind = "pairs, the first N of them trained on" if test_set == "including_training" else "fresh pairs"
+            tested = f"\ntest set: {int(first['test_pairs'])} {kind}"
         ax.set_title(f"{name}: {first['widths']} network, task {first['task']}\n"
-                     f"mean over {runs} repetitions{ci}", loc="left")
+                     f"mean over {runs} repetitions{ci}{tested}", loc="left")
         handles, labels = ax.get_legend_handles_labels()
         order = sorted(range(len(labels)), key=lambda i: (not labels[i].endswith(": test"),
                                                           not labels[i].endswith(": train"), i))

@@ -468,7 +468,9 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
                 col -= 1
                 if k in gens:
                     v = 2**step.wire, 2, 2 ** (n - step.wire - 1), b
-                    m = torch.einsum("lars,lbrs->sab", lam.view(v).conj(), psi.view(v))
+                    lv, pv = lam.view(v).conj(), psi.view(v)  # m[s, a, b] = Σ_{l,r} λ̄[l,a,r,s] ψ[l,b,r,s]
+                    m = torch.stack([torch.stack([(lv[:, a] * pv[:, b]).sum((0, 1)) for b in (0, 1)], -1)
+                                     for a in (0, 1)], -2)
                     for slot, g in gens[k]:
                         grads[sl, slot] += (g * m).sum((-1, -2)).imag
                 inv = mats[:, col].conj().transpose(-1, -2)
