@@ -184,3 +184,19 @@ def test_segment_axis_holds_both_ends(resolution, extent):
     assert np.isclose(t, 0, atol=1e-12).any() and np.isclose(t, 1, atol=1e-12).any()
     np.testing.assert_allclose(np.diff(t), np.diff(t)[0])
     assert t[0] <= 0 and t[-1] >= 1
+
+
+def test_identity_centre_is_the_identity_circuit():
+    # Grant et al.: each block followed by its mirror with negated angles, so hea (no fixed
+    # pre-layer) at the identity centre leaves |0…0⟩ alone: both costs 0, a minimum
+    from qnnscope.gradients import GradientPoint
+
+    for cost in ("global", "local"):
+        point = GradientPoint("hea", 4, 2, cost=cost, init="identity_block", identity_block=1, dtype="complex128")
+        spec = ls.ScanSpec(point, "identity", "random", 2, resolution=5)
+        ls.check_spec(spec)
+        obj, draw = ls.point_objective(point, 0)
+        centre = ls.starting_point(spec, draw, obj.n_params, 0)
+        assert not np.allclose(centre, 0)
+        costs, grads = obj.evaluate([centre])
+        assert abs(costs[0]) < 1e-12 and np.abs(grads).max() < 1e-12
