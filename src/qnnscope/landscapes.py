@@ -494,6 +494,16 @@ def starting_point(spec: ScanSpec, draw, n_params: int, base_seed: int) -> np.nd
     return draw(landscape_seed(spec.point, base_seed, "centre"), spec.point.init)
 
 
+def scan_centre(spec: ScanSpec, draw, n_params: int, base_seed: int, trajectory: np.ndarray | None) -> np.ndarray:
+    """Where a scan is centred: the end of training (``trained``), the start of training for a
+    segment, else :func:`starting_point`."""
+    if spec.centre == "trained":
+        return trajectory[-1]
+    if spec.direction == "segment":
+        return trajectory[0]
+    return starting_point(spec, draw, n_params, base_seed)
+
+
 def train_point(spec: ScanSpec, steps: int, optimizer: str, lr: float, base_seed: int):
     """The recorded training run of a scan's model from its seeded draw (see
     :func:`starting_point`); returns the trajectory and the costs."""
@@ -521,7 +531,7 @@ def run_scan(spec: ScanSpec, base_seed: int, trajectory: np.ndarray | None = Non
     info: dict = {}
     if spec.needs_training and trajectory is None:
         raise ValueError(f"a {spec.centre!r} centre or {spec.direction!r} direction needs the training trajectory")
-    centre = trajectory[-1] if spec.centre == "trained" else starting_point(spec, draw, obj.n_params, base_seed)
+    centre = scan_centre(spec, draw, obj.n_params, base_seed, trajectory)
     half = spec.extent * np.pi
     axis = np.linspace(-half, half, spec.resolution)
     path = None
@@ -539,8 +549,7 @@ def run_scan(spec: ScanSpec, base_seed: int, trajectory: np.ndarray | None = Non
         info["explained_variance"] = [float(r) for r in ratio]
         reach = np.abs(path).max() * 1.25
         axis = np.linspace(-reach, reach, spec.resolution) if reach > 0 else axis
-    else:  # segment: initial → trained
-        centre = trajectory[0]
+    else:  # segment: initial (the centre) → trained
         dirs = (trajectory[-1] - trajectory[0])[None]
         axis = segment_axis(spec.resolution, spec.extent)
     dirs = dirs[: spec.dims]
@@ -581,10 +590,7 @@ def centre_hessian(spec: ScanSpec, base_seed: int, trajectory: np.ndarray | None
     if spec.point.n_qubits > spec.hessian_max_qubits:
         return None
     obj, draw = point_objective(spec.point, base_seed)
-    centre = trajectory[-1] if spec.centre == "trained" else starting_point(spec, draw, obj.n_params, base_seed)
-    if spec.direction == "segment":
-        centre = trajectory[0]
-    return hessian_extremes(obj, centre, k=3)[0]
+    return hessian_extremes(obj, scan_centre(spec, draw, obj.n_params, base_seed, trajectory), k=3)[0]
 
 
 def landscape_metrics(spec: ScanSpec, grid, info: dict, base_seed: int, trajectory: np.ndarray | None = None) -> dict:
