@@ -34,7 +34,6 @@ PCA of θ_t − θ_final, centred at the final point); a segment direction is θ
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -42,8 +41,6 @@ from typing import Callable
 import numpy as np
 import torch
 from tqdm import tqdm
-
-log = logging.getLogger(__name__)
 
 DIRECTIONS = ("random", "hessian", "pca", "segment", "halves", "axes")
 """Direction kinds of a scan: random (normalised, two independent draws in 2D), the Hessian's
@@ -382,7 +379,7 @@ def fourier_metrics(values: np.ndarray, rel: float = 1e-8) -> dict:
 def is_periodic(axes: list[np.ndarray], kind: str, normalisation: str) -> bool:
     """Whether a scan covers whole periods of its landscape: integer directions (random under the
     periodic normalisation, halves, axes) over a range of 2π."""
-    integer = kind in ("halves", "axes") or (kind == "random" and normalisation == "periodic")
+    integer = kind in PERIODIC_KINDS and (kind != "random" or normalisation == "periodic")
     return integer and all(np.isclose(a[-1] - a[0], 2 * np.pi) for a in axes)
 
 
