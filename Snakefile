@@ -16,6 +16,7 @@ include: "workflow/rules/gradients.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/dqnn.smk"
+include: "workflow/rules/qgradcam.smk"
 include: "workflow/rules/landscapes.smk"
 
 
@@ -28,4 +29,5 @@ rule all:
         aggregate_targets(),
         dqnn_training_targets(),
         landscape_targets(),
+        qgradcam_targets(),
     default_target: True

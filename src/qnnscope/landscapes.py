@@ -409,7 +409,8 @@ def scan_metrics(result: Scan, plateau_threshold: float, periodic: bool) -> dict
 class ScanSpec:
     """One landscape scan of a model point (:class:`qnnscope.gradients.GradientPoint`): where it is
     centred, along what, on what grid.  ``extent`` is the half-width in units of π (α ∈
-    [−extent·π, extent·π]); segment scans run t ∈ [−extent/2, 1 + extent/2] from the initial
+    [−extent·π, extent·π]), or plainly α ∈ [−extent, extent] under Li et al.'s ``filter``
+    normalisation (a hybrid model's weights move by α times their filter norms); segment scans run t ∈ [−extent/2, 1 + extent/2] from the initial
     (t = 0) to the trained (t = 1) parameters."""
 
     point: object
@@ -442,7 +443,10 @@ def check_spec(spec: ScanSpec, key: str = "") -> None:
         raise ValueError(f"{key}resolution: must be >= 3, got {spec.resolution}")
     if not spec.extent > 0:
         raise ValueError(f"{key}extent: must be > 0, got {spec.extent}")
-    if spec.normalisation not in ("periodic", "rms"):
+    if point.model == "hybrid":
+        if spec.normalisation not in NORMALISATIONS:
+            raise ValueError(f"{key}normalisation: {spec.normalisation!r} is not allowed; allowed: {', '.join(NORMALISATIONS)}")
+    elif spec.normalisation not in ("periodic", "rms"):
         raise ValueError(f"{key}normalisation: {spec.normalisation!r} is not allowed for circuit models; allowed: periodic, rms")
     if spec.centre == "identity" and (point.model != "vqc" or point.init != "identity_block"):
         raise ValueError(f"{key}centres: 'identity' is Grant et al.'s identity-block draw of a VQC; it needs model vqc "
@@ -470,6 +474,8 @@ def point_objective(point, base_seed: int = 0):
     from qnnscope.models import dqnn
     from qnnscope.sim.engine import CHUNK_BYTES
 
+    if point.model == "hybrid":
+        return point.objective(base_seed)
     if point.model == "dqnn":
         net, _, _ = gradients.validate(point, samples=2)
         cost, mode, per_sample = gradients.dqnn_cost(point, net, gradients.dqnn_data_seed(point, base_seed))
@@ -529,12 +535,12 @@ def run_scan(spec: ScanSpec, base_seed: int, trajectory: np.ndarray | None = Non
     if spec.needs_training and trajectory is None:
         raise ValueError(f"a {spec.centre!r} centre or {spec.direction!r} direction needs the training trajectory")
     centre = scan_centre(spec, draw, obj.n_params, base_seed, trajectory)
-    half = spec.extent * np.pi
+    half = spec.extent * (1.0 if spec.normalisation == "filter" else np.pi)
     axis = np.linspace(-half, half, spec.resolution)
     path = None
     if spec.direction == "random":
-        dirs = np.stack([random_direction(obj, landscape_seed(spec.point, base_seed, "direction", k), spec.normalisation)
-                         for k in range(spec.dims)])
+        dirs = np.stack([random_direction(obj, landscape_seed(spec.point, base_seed, "direction", k), spec.normalisation,
+                                          centre) for k in range(spec.dims)])
     elif spec.direction == "halves":
         dirs = halves_directions(obj.n_params)
     elif spec.direction == "axes":
@@ -565,7 +571,9 @@ def run_scan(spec: ScanSpec, base_seed: int, trajectory: np.ndarray | None = Non
         costs = obj.evaluate(trajectory)[0]
         grid = pd.concat([grid, pd.DataFrame({"kind": "path", "a": path[:, 0], "b": path[:, 1], "cost": costs,
                                               "grad_norm": np.nan, "step": np.arange(len(path))})], ignore_index=True)
-    angles = spec.point.model == "vqc" or not spec.point.ansatz.startswith("general")  # general: Pauli coefficients
+    # VQC and DQNN circuit angles are periodic; general perceptrons' Pauli coefficients and hybrid
+    # models' classical weights are not
+    angles = spec.point.model == "vqc" or (spec.point.model == "dqnn" and not spec.point.ansatz.startswith("general"))
     info["periodic"] = bool(angles and is_periodic(axes, spec.direction, spec.normalisation))
     return grid, info
 

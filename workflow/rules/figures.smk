@@ -69,6 +69,6 @@ rule table_html:
     log:
         "results/logs/tables/{table}_html.log",
     wildcard_constraints:
-        table="gradients|scaling_fits|dqnn_training|landscapes",
+        table="gradients|scaling_fits|dqnn_training|landscapes|qgradcam",
     script:
         "../../scripts/table_html.py"

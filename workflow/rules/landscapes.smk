@@ -12,6 +12,7 @@ the Hessian spectra of a block.
 """
 
 from qnnscope.landscapes import ScanSpec, check_spec
+from qnnscope.qgradcam import HybridPoint
 
 LANDSCAPE_POINT = "results/landscapes/{name}/{label}/n~{n}/depth~{depth}/cost~{cost}/init~{init}/dtype~{dtype}"
 LANDSCAPE_SCAN = LANDSCAPE_POINT + "/centre~{centre}/direction~{direction}/dims~{dims}"
@@ -32,7 +33,12 @@ def _landscape_scans() -> tuple[dict, dict]:
         if "pca" in block["directions"] and "trained" not in block["centres"]:
             raise ValueError(f"{where}directions: 'pca' scans are centred at the end of training; add 'trained' to "
                              f"{where}centres (got {block['centres']})")
-        for n, d, cost, listed in product(block["qubits"], block["depths"], block["costs"], block["centres"]):
+        hybrid = block["model"] == "hybrid"
+        if hybrid and block.get("qgradcam") not in QGRADCAM_STUDIES:
+            raise ValueError(f"{where}qgradcam: hybrid landscapes scan a trained model of a qgradcam study; "
+                             f"got {block.get('qgradcam')!r}, studies in the config: {sorted(QGRADCAM_STUDIES) or 'none'}")
+        costs = ["cross_entropy"] if hybrid else block["costs"]
+        for n, d, cost, listed in product(block["qubits"], block["depths"], costs, block["centres"]):
             for direction, dims in product(block["directions"], block["dimensions"]):
                 # pca planes are centred at the trained point; a segment runs from the random start
                 # (training's start) to it whatever the centre: one scan each, not one per centre
@@ -41,25 +47,44 @@ def _landscape_scans() -> tuple[dict, dict]:
                     continue
                 centre = "random" if direction == "segment" else listed
                 dims = 1 if direction == "segment" else dims
-                init = "identity_block" if centre == "identity" and block["model"] == "vqc" else block["init"]
-                point = point_of(full, n, depth_of(d, n), cost, init, "torch", block["dtype"])
-                try:
-                    validate_point(point, 2, prefix=where)
-                except ValueError as exc:
-                    raise ValueError(str(exc).replace(f"{where}inits", f"{where}init")) from None
+                if hybrid:
+                    point = _hybrid_point(block, n, d, where)
+                else:
+                    init = "identity_block" if centre == "identity" and block["model"] == "vqc" else block["init"]
+                    point = point_of(full, n, depth_of(d, n), cost, init, "torch", block["dtype"])
+                    try:
+                        validate_point(point, 2, prefix=where)
+                    except ValueError as exc:
+                        raise ValueError(str(exc).replace(f"{where}inits", f"{where}init")) from None
                 spec = ScanSpec(point, centre, direction, dims, block["resolution"], block["extent"],
                                 block["normalisation"], block["plateau_threshold"], block["hessian_max_qubits"])
                 check_spec(spec, where)
                 base = LANDSCAPE_POINT.format(name=block["name"], label=point.label, n=n, depth=point.depth, cost=cost,
                                               init=point.init, dtype=point.dtype)
                 train = f"{base}/train.parquet" if spec.needs_training else None
-                if train:
+                if hybrid:  # the qgradcam training run records the path; the model holds BatchNorm statistics
+                    train = point.model_path.replace("model.pt", "curves.parquet")
+                if train and not hybrid:
                     trainings[train] = {"spec": spec, **block["training"]}
                 scans[f"{base}/centre~{centre}/direction~{direction}/dims~{dims}"] = {
                     "spec": spec, "train": train, "name": block["name"],
                     "title": f"{point.label}, n = {n}, depth {point.depth}, {cost} cost, centre {centre}, {direction} directions",
                 }
     return scans, trainings
+
+
+def _hybrid_point(block: dict, n: int, depth, where: str) -> HybridPoint:
+    """The trained model of qgradcam study ``block['qgradcam']`` with kind ``ansatz``, n qubits, depth."""
+    kind = block["ansatz"]
+    if kind not in ("vqc", "dressed", "classical"):
+        raise ValueError(f"{where}ansatz: a hybrid landscape's ansatz is the qgradcam model kind: vqc, dressed or "
+                         f"classical; got {kind!r}")
+    model_dir = QGRADCAM_MODEL.format(name=block["qgradcam"], model=kind, n=n, depth=0 if kind == "classical" else depth)
+    if model_dir not in QGRADCAM_JOBS:
+        raise ValueError(f"{where}: qgradcam study {block['qgradcam']!r} has no {kind} model with {n} qubits and "
+                         f"depth {depth} (it trains models {QGRADCAM_STUDIES[block['qgradcam']]['block']['models']}, "
+                         f"qubits/depths {QGRADCAM_STUDIES[block['qgradcam']]['groups']})")
+    return HybridPoint(QGRADCAM_JOBS[model_dir], f"{model_dir}/model.pt", block["samples"])
 
 
 LANDSCAPE_JOBS, LANDSCAPE_TRAININGS = _landscape_scans()
@@ -74,8 +99,12 @@ def landscape_job(wildcards, output) -> dict:
 
 
 def landscape_train_input(wildcards) -> list[str]:
+    """The recorded training run of a scan (hybrid models: the qgradcam curves and the model)."""
     job = LANDSCAPE_JOBS.get(LANDSCAPE_SCAN.format(**wildcards))
-    return [job["train"]] if job and job["train"] else []
+    if not job:
+        return []
+    model = [job["spec"].point.model_path] if job["spec"].point.model == "hybrid" else []
+    return ([job["train"]] if job["train"] else []) + model
 
 
 def training_job(wildcards, output) -> dict:

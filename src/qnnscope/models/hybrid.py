@@ -1,0 +1,260 @@
+"""Hybrid CNN → VQC image/spectrogram classifiers and their classical twin.
+
+The architecture of Lin et al. (arXiv:2408.05899) and Mari et al. (Quantum 4, 340 (2020)): a small
+CNN whose last convolution's activations A (the Grad-CAM target layer) are average-pooled, mapped
+by a Linear layer and tanh·π/2 to encoding angles φ, fed to a variational circuit that the engine
+simulates, read out as ⟨Z_q⟩ on every qubit and mapped by a Linear layer to class logits.
+
+- ``vqc``: RY(φ_q) angle encoding, then ``depth`` × (entangler, RY and RZ on every qubit);
+- ``dressed``: Mari et al.'s dressed circuit: H on every qubit, RY(φ_q), then ``depth`` ×
+  (CNOTs on pairs (0,1),(2,3),… then (1,2),(3,4),…; RY on every qubit);
+- ``classical``: the classical twin: the same CNN and pre-layer, with tanh(Linear) in place of
+  the circuit.
+
+Training (:func:`train`) is deterministic (seeds derived from the configuration and the epoch)
+and checkpointed after every epoch, atomically: a killed training resumes from its last
+checkpoint and ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from qnnscope import sampling
+from qnnscope.circuits.description import Circuit, Op
+from qnnscope.io import atomic_output
+from qnnscope.sim import engine
+
+KINDS = ("vqc", "dressed", "classical")
+ENTANGLERS = ("cnot", "cz", "ring")
+INIT_SCALE = 0.01
+"""Standard deviation of the initial VQC weights (Mari et al.'s q_delta)."""
+
+
+def _entangler(n: int, kind: str) -> list[Op]:
+    """Two-qubit layer: ``cnot``/``cz`` on pairs (0,1),(2,3),… then (1,2),(3,4),…; ``ring`` a CNOT ring."""
+    if kind == "ring":
+        return [Op("CNOT", (j, (j + 1) % n)) for j in range(n if n > 2 else n - 1)]
+    gate = "CNOT" if kind == "cnot" else "CZ"
+    return [Op(gate, (a, a + 1)) for start in (0, 1) for a in range(start, n - 1, 2)]
+
+
+def circuit(kind: str, n_qubits: int, depth: int, entangler: str = "cnot") -> Circuit:
+    """The quantum layer's circuit: slots 0…n−1 are the encoding angles φ, later slots the weights."""
+    n = n_qubits
+    ops = [Op("H", (q,)) for q in range(n)] if kind == "dressed" else []
+    ops += [Op("RY", (q,), param=q) for q in range(n)]
+    slot = n
+    for _ in range(depth):
+        ops += _entangler(n, "cnot" if kind == "dressed" else entangler)
+        for q in range(n):
+            for gate in ("RY",) if kind == "dressed" else ("RY", "RZ"):
+                ops.append(Op(gate, (q,), param=slot))
+                slot += 1
+    return Circuit(n, tuple(ops), slot, name=f"{kind}_{entangler}")
+
+
+class QuantumLayer(nn.Module):
+    """z = (⟨Z_0⟩, …, ⟨Z_{n−1}⟩) of the circuit with encoding angles φ (B, n) and trainable weights,
+    simulated by the engine (differentiable through its torch path)."""
+
+    def __init__(self, kind: str, n_qubits: int, depth: int, entangler: str, dtype: str):
+        super().__init__()
+        self.circuit = circuit(kind, n_qubits, depth, entangler)
+        self.dtype = engine.resolve_dtype(dtype)
+        self.weights = nn.Parameter(INIT_SCALE * torch.randn(self.circuit.n_params - n_qubits))
+        bits = (np.arange(2**n_qubits)[:, None] >> (n_qubits - 1 - np.arange(n_qubits))) & 1
+        self.register_buffer("signs", torch.as_tensor(1.0 - 2.0 * bits), persistent=False)
+
+    @property
+    def n_qubits(self) -> int:
+        return self.circuit.n_qubits
+
+    def _z(self, theta: torch.Tensor) -> torch.Tensor:
+        psi = engine.states(self.circuit, theta, dtype=self.dtype, kernel=False)
+        return torch.view_as_real(psi).square().sum(-1) @ self.signs.to(psi.real.dtype)
+
+    def forward(self, phi: torch.Tensor) -> torch.Tensor:
+        theta = torch.cat([phi, self.weights.to(phi.dtype).expand(len(phi), -1)], 1)
+        return self._z(theta).to(phi.dtype)
+
+    @torch.no_grad()
+    def shift_jacobian(self, phi: torch.Tensor) -> torch.Tensor:
+        """∂⟨Z_q⟩/∂φ_e (B, n, n) by the two-term parameter-shift rule, exact because every φ_e
+        enters one RY gate: all 2n shifted circuits of the batch in one engine call.  A Jacobian
+        of n outputs, so one state per shift serves every ⟨Z_q⟩ (engine.param_shift takes one
+        observable per call)."""
+        b, n = phi.shape
+        shifts = (math.pi / 2) * torch.eye(n, dtype=phi.dtype)
+        shifted = phi[:, None, None, :] + torch.stack([shifts, -shifts])[None]  # (B, 2, n, n)
+        theta = torch.cat([shifted.reshape(-1, n), self.weights.to(phi.dtype).expand(2 * n * b, -1)], 1)
+        z = self._z(theta).to(phi.dtype).reshape(b, 2, n, n)  # (B, ±, e, q)
+        return ((z[:, 0] - z[:, 1]) / 2).transpose(1, 2)
+
+
+class HybridClassifier(nn.Module):
+    """CNN → pool → Linear → tanh·π/2 → quantum layer (or its classical twin) → Linear."""
+
+    def __init__(self, kind: str, in_shape: tuple[int, int, int], n_classes: int, n_qubits: int, depth: int,
+                 entangler: str, channels: tuple[int, int], dtype: str):
+        super().__init__()
+        c, h, w = in_shape
+        self.kind = kind
+        pool = [nn.MaxPool2d(2)] if min(h, w) >= 8 else []
+        self.features = nn.Sequential(
+            nn.Conv2d(c, channels[0], 3, padding=1), nn.BatchNorm2d(channels[0]), nn.ReLU(), *pool,
+            nn.Conv2d(channels[0], channels[1], 3, padding=1), nn.BatchNorm2d(channels[1]), nn.ReLU(),
+        )
+        self.pre = nn.Linear(channels[1], n_qubits)
+        if kind == "classical":
+            self.hidden = nn.Linear(n_qubits, n_qubits)
+        else:
+            self.quantum = QuantumLayer(kind, n_qubits, depth, entangler, dtype)
+        self.post = nn.Linear(n_qubits, n_classes)
+
+    def activations(self, x: torch.Tensor) -> torch.Tensor:
+        """A (B, K, h, w): the last convolution's activations (the Grad-CAM target layer)."""
+        return self.features(x)
+
+    def angles(self, a: torch.Tensor) -> torch.Tensor:
+        """Encoding angles φ = tanh(Linear(mean_ij A)) · π/2 ∈ (−π/2, π/2)."""
+        return torch.tanh(self.pre(a.mean((2, 3)))) * (math.pi / 2)
+
+    def middle(self, phi: torch.Tensor) -> torch.Tensor:
+        """The quantum layer's ⟨Z_q⟩, or the classical twin's tanh(Linear(φ)) in its place."""
+        return torch.tanh(self.hidden(phi)) if self.kind == "classical" else self.quantum(phi)
+
+    def readout(self, z: torch.Tensor) -> torch.Tensor:
+        return self.post(z)
+
+    def head(self, a: torch.Tensor) -> torch.Tensor:
+        """Class logits from the CNN activations."""
+        return self.readout(self.middle(self.angles(a)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.activations(x))
+
+
+def check(kind: str, n_qubits: int, depth: int, entangler: str, channels) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; allowed: {', '.join(KINDS)}")
+    if entangler not in ENTANGLERS:
+        raise ValueError(f"unknown entangler {entangler!r}; allowed: {', '.join(ENTANGLERS)}")
+    if not 1 <= n_qubits <= 16:
+        raise ValueError(f"qubits must be between 1 and 16, got {n_qubits}")
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    if len(channels) != 2 or min(channels) < 1:
+        raise ValueError(f"channels must be two positive integers, got {channels}")
+
+
+def build(kind: str, in_shape: tuple[int, int, int], n_classes: int, *, n_qubits: int = 4, depth: int = 2,
+          entangler: str = "cnot", channels: tuple[int, int] = (8, 16), seed: int = 0,
+          dtype: str = "complex64") -> HybridClassifier:
+    """A freshly initialised model; weights drawn from ``seed``, real layers in float32
+    (``complex64``) or float64 (``complex128``)."""
+    check(kind, n_qubits, depth, entangler, channels)
+    with torch.random.fork_rng():
+        torch.manual_seed(sampling.stable_seed("hybrid", kind, seed))
+        model = HybridClassifier(kind, tuple(in_shape), n_classes, n_qubits, depth, entangler, tuple(channels), dtype)
+    return model.to(torch.float64 if engine.resolve_dtype(dtype) == torch.complex128 else torch.float32)
+
+
+def reinitialise_quantum(model: HybridClassifier, seed: int) -> HybridClassifier:
+    """A copy whose VQC weights are redrawn uniformly on [0, 2π) (Adebayo et al.'s model
+    randomisation, applied to the quantum layer only); everything else is unchanged."""
+    if model.kind == "classical":
+        raise ValueError("the classical twin has no quantum layer to re-initialise")
+    fresh = copy.deepcopy(model)
+    rng = np.random.default_rng(sampling.stable_seed("reinitialise", seed))
+    with torch.no_grad():
+        fresh.quantum.weights.copy_(torch.as_tensor(rng.uniform(0, 2 * math.pi, fresh.quantum.weights.shape)))
+    return fresh
+
+
+# ------------------------------------------------------------------------------------- training
+
+def flat_parameters(model: nn.Module) -> list[float]:
+    """All trainable parameters in ``named_parameters`` order as one float64 list (the layout of
+    :func:`qnnscope.landscapes.module_objective`)."""
+    return torch.cat([p.detach().reshape(-1).double() for p in model.parameters()]).tolist()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> tuple[float, float, torch.Tensor]:
+    """(mean cross-entropy, accuracy, logits) of ``model`` on ``x``, ``y``."""
+    dtype = next(model.parameters()).dtype
+    logits = torch.cat([model(x[s:s + batch_size].to(dtype)) for s in range(0, len(x), batch_size)])
+    loss = nn.functional.cross_entropy(logits, y).item()
+    return loss, (logits.argmax(1) == y).double().mean().item(), logits
+
+
+def _signature(model: HybridClassifier, seed: int, epochs: int, batch_size: int, lr: float, n_train: int) -> dict:
+    return {"model": repr(model), "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+            "n_train": n_train}
+
+
+def train(model: HybridClassifier, train_ds, test_ds, *, epochs: int, batch_size: int = 32, lr: float = 0.01,
+          seed: int = 0, checkpoint: str | Path | None = None,
+          log: logging.Logger | None = None) -> tuple[HybridClassifier, pd.DataFrame]:
+    """Adam on the cross-entropy with a cosine learning-rate schedule over ``epochs``, minibatches
+    shuffled by a seed derived from ``seed`` and the epoch.  After every epoch the model, optimiser
+    and curves go to ``checkpoint`` (atomically); if it exists, training resumes after its last epoch (a checkpoint of another configuration
+    is refused).  Returns the model and its curves: one row per epoch, epoch 0 being the
+    initialisation, with train and test loss and accuracy, wall time, and the flat parameter
+    vector ``theta`` (the training path that loss landscapes scan along)."""
+    if epochs < 1 or batch_size < 1 or not lr > 0:
+        raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0, got {epochs}, {batch_size}, {lr}")
+    log = log or logging.getLogger("qnnscope.hybrid")
+    dtype = next(model.parameters()).dtype
+    x, y = train_ds.x.to(dtype), train_ds.y
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    signature = _signature(model, seed, epochs, batch_size, lr, len(x))
+
+    def record(epoch: int, wall: float) -> dict:
+        model.eval()
+        train_loss, train_acc, _ = evaluate(model, x, y)
+        test_loss, test_acc, _ = evaluate(model, test_ds.x, test_ds.y)
+        log.info("epoch %d/%d: train loss %.4f acc %.3f, test loss %.4f acc %.3f",
+                 epoch, epochs, train_loss, train_acc, test_loss, test_acc)
+        return {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss,
+                "test_accuracy": test_acc, "wall_time_s": wall, "theta": flat_parameters(model)}
+
+    rows, start = [], 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["signature"] != signature:
+            raise ValueError(f"checkpoint {checkpoint} belongs to another training configuration; "
+                             "delete it to start afresh")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        rows, start = state["rows"], state["epoch"]
+        log.info("resumed from %s after epoch %d", checkpoint, start)
+    else:
+        rows.append(record(0, 0.0))
+    for epoch in range(start, epochs):
+        tic = time.perf_counter()
+        order = np.random.default_rng(sampling.stable_seed("hybrid-epoch", seed, epoch)).permutation(len(x))
+        for group in optimiser.param_groups:
+            group["lr"] = lr * (1 + math.cos(math.pi * epoch / epochs)) / 2
+        model.train()
+        for s in range(0, len(x), batch_size):
+            idx = torch.as_tensor(order[s:s + batch_size])
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            optimiser.step()
+        rows.append(record(epoch + 1, time.perf_counter() - tic))
+        if checkpoint is not None:
+            with atomic_output(checkpoint) as tmp:
+                torch.save({"signature": signature, "model": model.state_dict(),
+                            "optimiser": optimiser.state_dict(), "rows": rows, "epoch": epoch + 1}, tmp)
+    return model, pd.DataFrame(rows)
