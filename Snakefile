@@ -18,6 +18,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/dqnn.smk"
 include: "workflow/rules/qgradcam.smk"
 include: "workflow/rules/landscapes.smk"
+include: "workflow/rules/hardware.smk"
 
 
 # Aggregation, figures and HTML tables take seconds: on a cluster they run where snakemake runs.
@@ -30,4 +31,5 @@ rule all:
         dqnn_training_targets(),
         landscape_targets(),
         qgradcam_targets(),
+        hardware_targets(),
     default_target: True

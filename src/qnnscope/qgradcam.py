@@ -21,7 +21,7 @@ from qnnscope.io import atomic_output, provenance
 from qnnscope.models import hybrid
 from qnnscope.sampling import stable_seed
 
-QUANTUM_MAP = {"vqc": "qgradcam", "dressed": "qgradcam", "classical": "gradcam"}
+CAM_METHOD = {"vqc": "qgradcam", "dressed": "qgradcam", "classical": "gradcam"}
 """The class-activation method of each model kind (QGrad-CAM in its explicit form for the quantum models)."""
 HIGHER_IS_BETTER = {"deletion_auc": False, "insertion_auc": True, "pointing_game": True, "mask_energy": True,
                     "randomisation_spearman": False}
@@ -91,7 +91,7 @@ def _explainers(model: hybrid.HybridClassifier, settings: dict, seed: int) -> di
         return interpret.upsample(interpret.random_maps((len(x), *a.shape[2:]), seed), x.shape[-2:])
 
     return {
-        QUANTUM_MAP[model.kind]: cam(QUANTUM_MAP[model.kind]),
+        CAM_METHOD[model.kind]: cam(CAM_METHOD[model.kind]),
         "random": random,
         "saliency": lambda m, x, t: interpret.gradient_saliency(m, x, t),
         "smoothgrad": lambda m, x, t: interpret.smoothgrad(m, x, t, n=settings["smoothgrad_samples"],
@@ -147,6 +147,14 @@ def maps_of(explanations: pd.DataFrame, method: str) -> torch.Tensor:
     return torch.as_tensor(np.stack([np.asarray(m, dtype=np.float64).reshape(h, w) for m in rows["map"]]))
 
 
+def pointing_tolerance(settings: dict, maps: torch.Tensor) -> int:
+    """The configured pointing-game tolerance, or by default Zhang et al. 2018's 15 pixels at 224
+    pixels scaled to the maps' shorter side (1 pixel at 16, 2 at 32)."""
+    if settings["pointing_tolerance"] is not None:
+        return settings["pointing_tolerance"]
+    return round(15 / 224 * min(maps.shape[-2:]))
+
+
 def evaluate(job: dict, model: hybrid.HybridClassifier, ds: data.Dataset, explanations: pd.DataFrame,
              base_seed: int, log: logging.Logger) -> pd.DataFrame:
     """Per-sample faithfulness of every method: deletion and insertion AUC, pointing game and
@@ -166,7 +174,7 @@ def evaluate(job: dict, model: hybrid.HybridClassifier, ds: data.Dataset, explan
         add(method, "deletion_auc", interpret.deletion(model, ds.x, maps, target, steps=settings["steps"]).auc)
         add(method, "insertion_auc", interpret.insertion(model, ds.x, maps, target, steps=settings["steps"]).auc)
         if ds.masks is not None:
-            add(method, "pointing_game", interpret.pointing_game(maps, ds.masks, settings["pointing_tolerance"]))
+            add(method, "pointing_game", interpret.pointing_game(maps, ds.masks, pointing_tolerance(settings, maps)))
             add(method, "mask_energy", interpret.energy_share(maps, ds.masks))
         if model.kind != "classical" and method != "random":
             rho = [interpret.randomisation_check(model, ds.x, explainers[method], stable_seed(seed, "reinit", r),

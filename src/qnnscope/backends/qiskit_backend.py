@@ -23,10 +23,13 @@ from qnnscope.costs import Observable
 
 METHODS = ("statevector", "density_matrix", "matrix_product_state")
 """Aer simulation methods that give exact expectation values for these circuits."""
-_PRECISION = {"complex128": "double", "complex64": "single"}
+PRECISION = {"complex128": "double", "complex64": "single"}
+"""Aer's ``precision`` option for each engine dtype."""
 _ROTATIONS = {"RX": "rx", "RY": "ry", "RZ": "rz"}
 _AXES = ("rx", "ry", "rz")
 _FIXED = {"H": "h", "X": "x", "Y": "y", "Z": "z", "S": "s", "SDG": "sdg", "CZ": "cz", "CNOT": "cx"}
+BASIS_GATES = tuple(sorted(set(_ROTATIONS.values()) | set(_FIXED.values())))
+"""The qiskit gates :func:`to_qiskit` emits."""
 
 
 class AerBackend(BatchBackend):
@@ -35,10 +38,11 @@ class AerBackend(BatchBackend):
     name = "qiskit-aer"
     device = "cpu"
 
-    def __init__(self, method: str = "statevector") -> None:
+    def __init__(self, method: str = "statevector", noise_model=None) -> None:
         if method not in METHODS:
             raise ValueError(f"unknown Aer method {method!r}; allowed: {', '.join(METHODS)}")
         self.method = method
+        self.noise_model = noise_model
 
     def _evaluate(self, circuit: Circuit, observable: Observable, theta, choices, params: list[int], dtype: str):
         """Costs ``(S,)`` and parameter-shift gradients ``(S, len(params))`` (None if no params)."""
@@ -46,7 +50,7 @@ class AerBackend(BatchBackend):
         pauli = _pauli_op(observable)
         batch = []
         for row, choice_row in zip(theta, choices):
-            angles = _angles(circuit, row)
+            angles = op_angles(circuit, row)
             batch.append(_build(circuit, angles, choice_row, pauli))
             for _, gate in shifts:
                 for sign in (1, -1):
@@ -63,12 +67,12 @@ class AerBackend(BatchBackend):
 
     def _run(self, batch: list[QuantumCircuit], observable: Observable, dtype: str) -> np.ndarray:
         """⟨O⟩ of every circuit, simulated in one ``AerSimulator.run`` call."""
-        simulator = AerSimulator(method=self.method, precision=_PRECISION[dtype])
+        simulator = AerSimulator(method=self.method, precision=PRECISION[dtype], noise_model=self.noise_model)
         result = simulator.run(batch).result()
         return np.array([_value(result.data(i), observable) for i in range(len(batch))])
 
 
-def _angles(circuit: Circuit, row: np.ndarray) -> np.ndarray:
+def op_angles(circuit: Circuit, row: np.ndarray) -> np.ndarray:
     """The angle of every op for one sample (0 for parameter-free gates)."""
     return np.array(
         [
@@ -78,10 +82,9 @@ def _angles(circuit: Circuit, row: np.ndarray) -> np.ndarray:
     )
 
 
-def _build(
-    circuit: Circuit, angles: np.ndarray, choice_row: np.ndarray, pauli: SparsePauliOp | None
-) -> QuantumCircuit:
-    """One bound qiskit circuit that saves p(0…0) and, if any, ⟨Pauli sum⟩."""
+def to_qiskit(circuit: Circuit, angles, choice_row) -> QuantumCircuit:
+    """The qiskit circuit of ``circuit`` with one angle per op (:func:`op_angles`; qiskit
+    ``Parameter`` objects give a parameterised circuit) and the sample's Pauli choices."""
     qc = QuantumCircuit(circuit.n_qubits)
     for op, angle in zip(circuit.ops, angles):
         if op.gate == "RP":
@@ -90,6 +93,14 @@ def _build(
             getattr(qc, _ROTATIONS[op.gate])(angle, op.wires[0])
         else:
             getattr(qc, _FIXED[op.gate])(*op.wires)
+    return qc
+
+
+def _build(
+    circuit: Circuit, angles: np.ndarray, choice_row: np.ndarray, pauli: SparsePauliOp | None
+) -> QuantumCircuit:
+    """One bound qiskit circuit that saves p(0…0) and, if any, ⟨Pauli sum⟩."""
+    qc = to_qiskit(circuit, angles, choice_row)
     qc.save_amplitudes_squared([0], label="p0")
     if pauli is not None:
         qc.save_expectation_value(pauli, range(circuit.n_qubits), label="pauli")

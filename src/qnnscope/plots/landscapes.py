@@ -54,14 +54,16 @@ SPECTRA_REQUIRED = ("n_qubits", "depth", "cost_function", "centre", "hessian_spe
 """Columns :func:`hessian_spectra` reads."""
 
 
-def scan_figure(grid: pd.DataFrame, title: str, spectrum=None, direction: str | None = None) -> Figure:
+def scan_figure(grid: pd.DataFrame, title: str, spectrum=None, direction: str | None = None,
+                radians: bool = True) -> Figure:
     """One scan of a grid table: cost and |∇C| (1D lines or 2D contour, 3D surface and |∇C|
     contour with the training path on the cost), plus a panel of the sorted Hessian eigenvalues
-    when ``spectrum`` is non-empty.  ``direction`` (the scan's direction kind) names the axes."""
+    when ``spectrum`` is non-empty.  ``direction`` (the scan's direction kind) names the axes;
+    ``radians`` False for coordinates that are not angles (hybrid models' weights)."""
     result = grid_scan(grid)
     path = grid[grid["kind"] == "path"].sort_values("step")
     eig = np.sort(np.asarray([] if spectrum is None else spectrum, dtype=np.float64))
-    labels, angles = _coordinates(direction, len(result.axes))
+    labels, angles = _coordinates(direction, len(result.axes), radians)
     with matplotlib.rc_context(STYLE):
         if len(result.axes) == 1:
             mosaic = [["cost", "spectrum"], ["grad_norm", "spectrum"]] if len(eig) else [["cost"], ["grad_norm"]]
@@ -86,7 +88,8 @@ def scan_figure(grid: pd.DataFrame, title: str, spectrum=None, direction: str | 
     return fig
 
 
-def cross_sections(grids: list[tuple[str, str, pd.DataFrame]], direction: str | None = None) -> Figure:
+def cross_sections(grids: list[tuple[str, str, pd.DataFrame]], direction: str | None = None,
+                   radians: bool = True) -> Figure:
     """2D cost contours of (row label, column label, grid table) triples on a grid of panels, all
     on one colour scale (0..1, widened to hold any cost outside it); axes α₁, α₂ in radians (PCA
     coordinates for ``direction`` ``pca``)."""
@@ -103,7 +106,7 @@ def cross_sections(grids: list[tuple[str, str, pd.DataFrame]], direction: str | 
             raise ValueError(f"cross_sections: the grid labelled ({r!r}, {c!r}) is a 1D scan; panels need 2D scans")
     levels = _cost_levels(min(0.0, *(s.cost.min() for s in scans.values())), max(1.0, *(s.cost.max() for s in scans.values())))
     norm = Normalize(levels[0], levels[-1])
-    labels, angles = _coordinates(direction, 2)
+    labels, angles = _coordinates(direction, 2, radians)
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(3.3 * len(cols) + 1.0, 3.1 * len(rows)), layout="constrained")
         axes = fig.subplots(len(rows), len(cols), squeeze=False, sharex=True, sharey=True)
@@ -239,14 +242,15 @@ def _spectrum_panel(ax: Axes, eig: np.ndarray) -> None:
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def _coordinates(direction: str | None, dims: int) -> tuple[list[str], bool]:
+def _coordinates(direction: str | None, dims: int, radians: bool = True) -> tuple[list[str], bool]:
     """Axis labels of a scan's coordinates and whether they are angles (ticks at multiples of π):
     t from initial (0) to trained (1) on a segment, PCA coordinates, else α₁, α₂."""
+    unit = " (rad)" if radians else ""
     if direction == "segment":
         return ["t  (0: initial, 1: trained)"], False
     if direction == "pca":
-        return [f"PC{k} coordinate (rad)" for k in "₁₂"[:dims]], False
-    return (["α (rad)"] if dims == 1 else ["α₁ (rad)", "α₂ (rad)"]), True
+        return [f"PC{k} coordinate{unit}" for k in "₁₂"[:dims]], False
+    return ([f"α{unit}"] if dims == 1 else [f"α₁{unit}", f"α₂{unit}"]), radians
 
 
 def _pi_ticks(axis, values: np.ndarray) -> None:

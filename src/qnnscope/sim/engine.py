@@ -149,7 +149,7 @@ def rotation_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, o
     return torch.complex(real, imag).to(c.dtype).reshape(*angles.shape, 2, 2)
 
 
-def _factor(c: Compiled, rot: torch.Tensor, i: int) -> torch.Tensor:
+def gate_factor(c: Compiled, rot: torch.Tensor, i: int) -> torch.Tensor:
     """Per-sample matrix (S, 2, 2) of op ``i`` (a rotation or a fixed gate)."""
     if i in c.plan.rot_pos:
         return rot[:, c.plan.rot_pos[i]]
@@ -169,13 +169,13 @@ def step_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, offse
             continue
         m = None
         for i in factors:
-            f = _factor(c, rot, i)
+            f = gate_factor(c, rot, i)
             m = f if m is None else f @ m
         mats[:, j] = m
     return mats
 
 
-def _apply_1q(psi: torch.Tensor, m: torch.Tensor, wire: int, n: int, out: torch.Tensor | None) -> torch.Tensor:
+def apply_1q(psi: torch.Tensor, m: torch.Tensor, wire: int, n: int, out: torch.Tensor | None) -> torch.Tensor:
     """Apply per-sample 2×2 ``m`` (b, 2, 2) on ``wire`` of ``psi`` (2^n, b); into ``out`` if given
     (two fused passes, no allocation), else functionally (for autograd)."""
     b = psi.shape[1]
@@ -203,7 +203,7 @@ def _run_torch(c: Compiled, mats: torch.Tensor, psi: torch.Tensor, functional: b
     col = 0
     for k, step in enumerate(c.plan.steps):
         if isinstance(step, OneQubit):
-            new = _apply_1q(psi, mats[:, col], step.wire, c.n, buf)
+            new = apply_1q(psi, mats[:, col], step.wire, c.n, buf)
             buf, psi = (None if functional else psi), new
             col += 1
         elif isinstance(step, Diagonal):
@@ -231,7 +231,7 @@ def _kernel(c: Compiled, psi: torch.Tensor, coef: np.ndarray, rows: np.ndarray) 
     return torch.complex(torch.from_numpy(re), torch.from_numpy(im))
 
 
-def _coefficients(mats: torch.Tensor) -> np.ndarray:
+def kernel_coefficients(mats: torch.Tensor) -> np.ndarray:
     """(b, g, 2, 2) complex → (b, g, 8) real [re a, im a, re b, im b, re c, im c, re d, im d]."""
     b, g = mats.shape[:2]
     return np.ascontiguousarray(torch.view_as_real(mats.reshape(b, g, 4)).reshape(b, g, 8).numpy())
@@ -243,11 +243,11 @@ def final_states(c: Compiled, mats: torch.Tensor, functional: bool = False) -> t
     if c.program is not None and not functional:
         psi = torch.zeros(b, 2**c.n, dtype=c.dtype)
         psi[:, 0] = 1
-        return _kernel(c, psi, _coefficients(mats), c.program.rows)
+        return _kernel(c, psi, kernel_coefficients(mats), c.program.rows)
     return _run_torch(c, mats, _zero_state(c, b), functional).T
 
 
-def _chunk(c: Compiled, copies: int = 1) -> int:
+def chunk_size(c: Compiled, copies: int = 1) -> int:
     """Samples per chunk so that ``copies`` states per sample and the per-sample gate matrices
     (about 16 complex numbers per rotation while they are built) stay within CHUNK_BYTES."""
     item = torch.empty((), dtype=c.dtype).element_size()
@@ -255,7 +255,7 @@ def _chunk(c: Compiled, copies: int = 1) -> int:
     return max(1, CHUNK_BYTES // per)
 
 
-def _as_tensors(c: Compiled, theta, choices) -> tuple[torch.Tensor, torch.Tensor]:
+def as_tensors(c: Compiled, theta, choices) -> tuple[torch.Tensor, torch.Tensor]:
     theta = torch.as_tensor(theta, device=c.device)
     if theta.dtype != REAL[c.dtype]:
         theta = theta.to(REAL[c.dtype])
@@ -306,10 +306,10 @@ def expectation(
 ) -> torch.Tensor:
     """⟨O⟩ for every sample, shape (S,).  Differentiable in ``theta`` when it requires grad."""
     c = compile_circuit(circuit, device, dtype)
-    theta, choices = _as_tensors(c, theta, choices)
+    theta, choices = as_tensors(c, theta, choices)
     obs = _Obs(observable, c)
     functional = theta.requires_grad and torch.is_grad_enabled()
-    size = theta.shape[0] if functional else _chunk(c)
+    size = theta.shape[0] if functional else chunk_size(c)
     out = []
     for s in range(0, theta.shape[0], size):
         sl = slice(s, s + size)
@@ -323,7 +323,7 @@ def states(circuit: Circuit, theta, choices=None, device="cpu", dtype="complex64
     """Final states (S, 2^n), wire 0 most significant (for tests and small studies);
     ``kernel=False`` forces the torch path on CPU."""
     c = compile_circuit(circuit, device, dtype)
-    theta, choices = _as_tensors(c, theta, choices)
+    theta, choices = as_tensors(c, theta, choices)
     return final_states(c, step_matrices(c, theta, choices), functional=not kernel)
 
 
@@ -331,7 +331,7 @@ def unitaries(circuit: Circuit, theta, choices=None, device="cpu", dtype="comple
     """The circuit's unitary for every sample, (S, 2^n, 2^n), wire 0 most significant; built by
     evolving the basis states on the torch path, so it is differentiable in ``theta``."""
     c = compile_circuit(circuit, device, dtype)
-    theta, choices = _as_tensors(c, theta, choices)
+    theta, choices = as_tensors(c, theta, choices)
     s, d = theta.shape[0], 2**c.n
     mats = step_matrices(c, theta, choices).repeat_interleave(d, 0)
     basis = torch.eye(d, dtype=c.dtype, device=c.device).repeat(1, s)  # column s·d + k is e_k
@@ -353,7 +353,7 @@ def param_shift(circuit: Circuit, observable: Observable, theta, choices, params
     """Costs (S,) and ∂⟨O⟩/∂θ[p] (S, len(params)) by the two-term shift rule (R_P gates have
     eigenvalues ±1/2), summed over every gate that uses slot p; shifted copies run as one batch."""
     c = compile_circuit(circuit, device, dtype)
-    theta, choices = _as_tensors(c, theta, choices)
+    theta, choices = as_tensors(c, theta, choices)
     S = theta.shape[0]
     columns = _occurrences(c, params)
     copies = 1 + 2 * len(columns)
@@ -387,7 +387,7 @@ def generators(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, slots=No
                 continue
             g = pauli[:, c.plan.rot_pos[i]]
             for later in factors[pos + 1 :]:
-                f = _factor(c, rot, later)
+                f = gate_factor(c, rot, later)
                 g = f @ g @ f.conj().transpose(-1, -2)
             gens.setdefault(k, []).append((ops[i].param, g))
     return gens
@@ -398,14 +398,14 @@ def tangent(circuit: Circuit, observable: Observable, theta, choices, params, dt
     tangent state per parameter rides along with the state from the parameter's first gate on,
     so cost + k derivatives cost 1 + k evolutions (parameter shift needs 1 + 2k)."""
     c = compile_circuit(circuit, "cpu", dtype)
-    theta, choices = _as_tensors(c, theta, choices)
+    theta, choices = as_tensors(c, theta, choices)
     obs = _Obs(observable, c)
     S, k = theta.shape[0], len(params)
     _occurrences(c, params)
     index = {p: j for j, p in enumerate(params)}
     costs = torch.empty(S, dtype=REAL[c.dtype])
     grads = torch.zeros(S, k, dtype=REAL[c.dtype])
-    size = _chunk(c, 1 + k)
+    size = chunk_size(c, 1 + k)
     prog = c.program
     for s in range(0, S, size):
         sl = slice(s, s + size)
@@ -413,7 +413,7 @@ def tangent(circuit: Circuit, observable: Observable, theta, choices, params, dt
         rot = rotation_matrices(c, theta[sl], choices[sl])
         mats = step_matrices(c, theta[sl], choices[sl], rot=rot)
         gens = generators(c, theta[sl], choices[sl], params, rot=rot)
-        coef = _coefficients(mats)
+        coef = kernel_coefficients(mats)
         psi = torch.zeros(b, 2**c.n, dtype=c.dtype)
         psi[:, 0] = 1
         tangents: dict[int, torch.Tensor] = {}
@@ -430,7 +430,7 @@ def tangent(circuit: Circuit, observable: Observable, theta, choices, params, dt
                 break
             for slot, g in gens[kk]:
                 gate = np.array([[kernels.GATE, prog.phys_wire[kk], 0]])
-                inj = _kernel(c, psi, _coefficients((-0.5j * g)[:, None]), gate)
+                inj = _kernel(c, psi, kernel_coefficients((-0.5j * g)[:, None]), gate)
                 tangents[slot] = tangents[slot] + inj if slot in tangents else inj
         lam = obs.apply(psi)
         costs[sl] = (psi.conj() * lam).sum(1).real
@@ -444,12 +444,12 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
     states per sample whatever the depth (the forward state is un-computed step by step
     alongside the back-propagated λ = U†…O ψ)."""
     c = compile_circuit(circuit, device, dtype)
-    theta, choices = _as_tensors(c, theta, choices)
+    theta, choices = as_tensors(c, theta, choices)
     obs = _Obs(observable, c)
     S, n = theta.shape[0], c.n
     costs = torch.empty(S, dtype=REAL[c.dtype], device=c.device)
     grads = torch.zeros(S, circuit.n_params, dtype=REAL[c.dtype], device=c.device)
-    size = _chunk(c, 4)
+    size = chunk_size(c, 4)
     for s in range(0, S, size):
         sl = slice(s, s + size)
         b = theta[sl].shape[0]
@@ -474,8 +474,8 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
                     for slot, g in gens[k]:
                         grads[sl, slot] += (g * m).sum((-1, -2)).imag
                 inv = mats[:, col].conj().transpose(-1, -2)
-                psi, buf = _apply_1q(psi, inv, step.wire, n, buf), psi
-                lam, lbuf = _apply_1q(lam, inv, step.wire, n, lbuf), lam
+                psi, buf = apply_1q(psi, inv, step.wire, n, buf), psi
+                lam, lbuf = apply_1q(lam, inv, step.wire, n, lbuf), lam
             elif isinstance(step, Diagonal):
                 psi.mul_(c.diags[k])
                 lam.mul_(c.diags[k])

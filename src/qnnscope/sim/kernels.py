@@ -87,7 +87,7 @@ def _kind(c):
 
 
 @njit(fastmath=True, cache=True)
-def _gate(re, im, c, w, n):
+def apply_gate(re, im, c, w, n):
     half = 1 << (n - w - 1)
     if half >= 8:
         # one sample's gate: take the cheapest loop its matrix allows (RY real, RZ diagonal)
@@ -153,7 +153,7 @@ def evolve(re, im, coef, prog, diags, perms, n):
             kind = prog[row, 0]
             a = prog[row, 1]
             if kind == 0:
-                _gate(r, i, coef[s, prog[row, 2]], a, n)
+                apply_gate(r, i, coef[s, prog[row, 2]], a, n)
             elif kind == 1:
                 _scale(r, i, diags[a])
             elif kind == 2:

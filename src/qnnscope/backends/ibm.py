@@ -1,0 +1,553 @@
+"""IBM Quantum through qiskit-ibm-runtime: resumable, budgeted, credential-free job manifests.
+
+Hardware time is scarce and paid for, so a submission is a record before it is anything else:
+
+* :func:`submit` transpiles circuits to ISA circuits of the target, submits SamplerV2 jobs in a
+  ``Batch`` and rewrites a read-only JSON *manifest* (job ids, backend, circuit hashes, shots,
+  UTC submission time, versions, the sweep point) after every job it submits, before waiting
+  for anything.  A call whose manifest is complete returns it and submits nothing.
+* :func:`collect` reads a manifest, retrieves results by job id and writes bitstring counts to
+  Parquet.  Jobs still queued raise :class:`JobsPending` (rerun later); failed, cancelled or lost
+  jobs raise :class:`JobsFailed` with their errors, and are resubmitted (as a new manifest
+  *generation* ``manifest.gen1.json``…, the old one kept) only when asked.
+* A budget guard refuses a submission over ``max_jobs`` jobs or ``max_shots`` shots.
+
+Targets: a fake backend name (``fake_manila``, ``FakeManilaV2``: any ``Fake*`` backend class
+of ``qiskit_ibm_runtime.fake_provider``) runs in qiskit-ibm-runtime's local testing mode, offline,
+on Aer with the fake device's noise model; any other name is a real backend reached through
+``QiskitRuntimeService()``, whose credentials come only from the environment (QISKIT_IBM_TOKEN,
+QISKIT_IBM_CHANNEL, QISKIT_IBM_INSTANCE) or the saved qiskit account.  Nothing here reads,
+logs or writes a token.
+
+Local testing mode has no job service: a local job lives in the process that submitted it and
+cannot be retrieved by id later.  Fake backends finish within seconds, so :func:`submit` waits
+for local jobs *after* the manifest is written and stores their counts beside it
+(``manifest.local_results.json``, read-only); :func:`collect` reads them from there.  A local job whose
+results were never stored (the submitting process died) is reported as lost, like a failed job.
+For tests and demonstrations, the environment variable ``QNNSCOPE_FAKE_JOB_STATUS`` (QUEUED,
+RUNNING, ERROR, CANCELLED) makes :func:`collect` see every *local* job in that state; real jobs
+ignore it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import qnnscope
+from qnnscope import sampling
+from qnnscope.io import atomic_output, write_parquet
+
+log = logging.getLogger(__name__)
+
+FAKE_STATUS_ENV = "QNNSCOPE_FAKE_JOB_STATUS"
+"""Test hook: the status every local (fake-backend) job reports to :func:`collect`."""
+PENDING = ("INITIALIZING", "QUEUED", "VALIDATING", "RUNNING")
+FAILED = ("ERROR", "CANCELLED", "LOST")
+COUNT_COLUMNS = ("circuit", "circuit_hash", "generation", "job_id", "backend", "shots", "bits", "count")
+"""Counts table: one row per (circuit, observed outcome); ``bits`` is written in qnnscope's wire
+order (character j = wire j, wire 0 first), the reverse of qiskit's printed bitstrings."""
+
+
+class BudgetExceeded(ValueError):
+    """A submission would go over ``max_jobs`` or ``max_shots``."""
+
+
+class JobsPending(RuntimeError):
+    """Some jobs are still queued or running: collect again later."""
+
+
+class JobsFailed(RuntimeError):
+    """Some jobs failed, were cancelled or were lost; resubmit only if the user asks."""
+
+
+# --- targets -------------------------------------------------------------------------------
+
+def fake_backend_class(name: str):
+    """The fake backend class named by ``name`` in snake or class form (``fake_manila``,
+    ``FakeManilaV2``, ``fake_sherbrooke``), or None."""
+    from qiskit.providers import BackendV2
+    from qiskit_ibm_runtime import fake_provider
+
+    key = re.sub(r"[^a-z0-9]", "", name.lower()).removesuffix("v2")
+    for cls_name in dir(fake_provider):
+        cls = getattr(fake_provider, cls_name)
+        if (cls_name.startswith("Fake") and isinstance(cls, type) and issubclass(cls, BackendV2)
+                and cls_name.lower().removesuffix("v2") == key):
+            return cls
+    return None
+
+
+def is_local(name: str) -> bool:
+    """Whether ``name`` is a fake backend that runs in local testing mode."""
+    return fake_backend_class(name) is not None
+
+
+def resolve_backend(name: str):
+    """The backend object for ``name``: a fake backend instance (local testing mode), or the real
+    backend from ``QiskitRuntimeService()`` with credentials from the environment or saved account."""
+    cls = fake_backend_class(name)
+    if cls is not None:
+        return cls()
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    return QiskitRuntimeService().backend(name)
+
+
+# --- circuits ------------------------------------------------------------------------------
+
+def measured_circuit(circuit, angles: np.ndarray, choice_row: np.ndarray):
+    """The qiskit circuit of ``circuit`` at ``angles`` (one per op), measured on every wire
+    (classical bit j = wire j), through the qiskit backend's converter without its save ops."""
+    from qnnscope.backends.qiskit_backend import to_qiskit
+
+    qc = to_qiskit(circuit, angles, choice_row)
+    qc.measure_all()
+    return qc
+
+
+def isa_circuits(circuits: list, backend, optimization_level: int = 1, seed_transpiler: int = 0) -> list:
+    """Circuits transpiled to the target's ISA (its basis gates, coupling map and layout)."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend,
+                                      seed_transpiler=seed_transpiler)
+    return pm.run(list(circuits))
+
+
+def circuit_hash(isa, shots: int) -> str:
+    """sha256 of the ISA circuit's OpenQASM 3 text and the shot count: stable across runs."""
+    from qiskit import qasm3
+
+    return hashlib.sha256(f"{qasm3.dumps(isa)}\nshots={int(shots)}".encode()).hexdigest()
+
+
+# --- manifests -----------------------------------------------------------------------------
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _write_protected(path: Path, payload: dict) -> None:
+    """Write JSON atomically and make it read-only (0o444)."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(payload, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    os.chmod(path, 0o444)
+
+
+def generation_path(manifest: str | os.PathLike, generation: int) -> Path:
+    """``manifest.json`` for generation 0, ``manifest.genK.json`` for resubmission K."""
+    manifest = Path(manifest)
+    return manifest if generation == 0 else manifest.with_name(f"{manifest.stem}.gen{generation}{manifest.suffix}")
+
+
+def _local_store(manifest_path: Path) -> Path:
+    return manifest_path.with_name(f"{manifest_path.stem}.local_results.json")
+
+
+def _qpy_path(manifest: Path) -> Path:
+    return manifest.with_name(f"{manifest.stem}.circuits.qpy")
+
+
+def load_generations(manifest: str | os.PathLike) -> list[dict]:
+    """Every generation of a manifest, oldest first."""
+    out, g = [], 0
+    while generation_path(manifest, g).is_file():
+        out.append(json.loads(generation_path(manifest, g).read_text(encoding="utf-8")))
+        g += 1
+    if not out:
+        raise FileNotFoundError(f"no hardware manifest at {manifest}")
+    return out
+
+
+def check_budget(n_jobs: int, n_shots: int, max_jobs: int, max_shots: int, key: str = "hardware.") -> None:
+    """Refuse a submission of ``n_jobs`` jobs and ``n_shots`` shots beyond the limits."""
+    if n_jobs > max_jobs:
+        raise BudgetExceeded(f"{key}max_jobs: this needs {n_jobs} jobs, over the limit {max_jobs}; "
+                             f"raise {key}max_jobs or shrink the sweep")
+    if n_shots > max_shots:
+        raise BudgetExceeded(f"{key}max_shots: this needs {n_shots} shots, over the limit {max_shots}; "
+                             f"raise {key}max_shots or shrink the sweep")
+
+
+def plan_jobs(n_circuits: int, pubs_per_job: int) -> int:
+    """Jobs needed for ``n_circuits`` circuits at ``pubs_per_job`` PUBs per job."""
+    return math.ceil(n_circuits / pubs_per_job)
+
+
+def _append_ledger(ledger: str | os.PathLike | None, record: dict) -> None:
+    """One JSON line per submitted job in an append-only ledger (an audit of every submission)."""
+    if ledger is None:
+        return
+    Path(ledger).parent.mkdir(parents=True, exist_ok=True)
+    with open(ledger, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def _versions() -> dict:
+    import qiskit
+    import qiskit_ibm_runtime
+
+    return {"qnnscope_version": qnnscope.__version__, "qiskit_version": qiskit.__version__,
+            "qiskit_ibm_runtime_version": qiskit_ibm_runtime.__version__}
+
+
+def _run_jobs(backend, pubs: list, pubs_per_job: int, seed_simulator: int | None, on_job) -> None:
+    """Submit ``pubs`` in a Batch, ``pubs_per_job`` per SamplerV2 job; ``on_job(job, indices,
+    batch_id)`` is called right after each submission, before anything waits."""
+    from qiskit_ibm_runtime import Batch, SamplerV2
+
+    options = {"simulator": {"seed_simulator": seed_simulator}} if seed_simulator is not None else {}
+    with Batch(backend=backend) as batch:
+        with warnings.catch_warnings():  # SamplerV2 is deprecated from 0.50 but still the documented V2 primitive
+            warnings.filterwarnings("ignore", message=".*SamplerV2 class is deprecated", category=DeprecationWarning)
+            sampler = SamplerV2(mode=batch, options=options)
+        for lo in range(0, len(pubs), pubs_per_job):
+            indices = list(range(lo, min(lo + pubs_per_job, len(pubs))))
+            job = sampler.run([pubs[i] for i in indices])
+            on_job(job, indices, getattr(batch, "session_id", None))
+
+
+def _counts_of(pub_result) -> dict[str, int]:
+    """Counts of one PUB in qnnscope's wire order (qiskit prints classical bit 0 last)."""
+    return {bits[::-1]: int(n) for bits, n in pub_result.join_data().get_counts().items()}
+
+
+def _store_local(store: Path, jobs: list) -> None:
+    """Wait for local jobs (they run in this process) and store their counts, read-only."""
+    out = {}
+    for job in jobs:
+        try:
+            out[job.job_id()] = {"status": "DONE", "counts": [_counts_of(r) for r in job.result()]}
+        except Exception as exc:  # noqa: BLE001 - any failure of a local job is that job's error, reported by collect
+            out[job.job_id()] = {"status": "ERROR", "error": f"{type(exc).__name__}: {exc}"}
+    _write_protected(store, out)
+
+
+def submit(
+    manifest: str | os.PathLike,
+    circuits: list,
+    backend: str,
+    shots: int,
+    *,
+    tags: list[dict] | None = None,
+    point: dict | None = None,
+    pubs_per_job: int = 100,
+    max_jobs: int = 10,
+    max_shots: int = 1_000_000,
+    optimization_level: int = 1,
+    seed_transpiler: int = 0,
+    seed_simulator: int | None = None,
+    ledger: str | os.PathLike | None = None,
+    key: str = "hardware.",
+) -> dict:
+    """Transpile ``circuits`` (measured, logical) for ``backend`` and submit them as SamplerV2 jobs
+    in a Batch, writing the manifest after each job and before any wait; returns the manifest.
+
+    An existing complete manifest is returned as is: nothing is submitted twice; an incomplete
+    one (submission interrupted) gets only its circuits without a job.  ``tags`` (one JSON-able
+    dict per circuit) and ``point`` are recorded; ``seed_simulator`` seeds local jobs only; every
+    job is appended to ``ledger`` (JSON lines) if given.
+    """
+    from qiskit import qpy
+
+    path = Path(manifest)
+    if path.is_file():
+        existing = json.loads(path.read_text(encoding="utf-8"))
+        if existing.get("complete"):
+            log.info("manifest %s exists (%d jobs): nothing submitted", path, len(existing["jobs"]))
+            return existing
+    if isinstance(shots, bool) or int(shots) < 1:
+        raise ValueError(f"{key}shots: must be a positive integer, got {shots!r}")
+    if pubs_per_job < 1:
+        raise ValueError(f"{key}pubs_per_job: must be >= 1, got {pubs_per_job}")
+    tags = tags if tags is not None else [{} for _ in circuits]
+    check_budget(plan_jobs(len(circuits), pubs_per_job), len(circuits) * int(shots), max_jobs, max_shots, key)
+    target = resolve_backend(backend)
+    local = is_local(backend)
+    isa = isa_circuits(circuits, target, optimization_level, seed_transpiler)
+    hashes = [circuit_hash(c, shots) for c in isa]
+    payload = existing if path.is_file() else {
+        "generation": 0, "backend": target.name, "local": local, "shots": int(shots),
+        "pubs_per_job": pubs_per_job, "optimization_level": optimization_level,
+        "seed_transpiler": seed_transpiler, "seed_simulator": seed_simulator,
+        "submitted_at": _now(), "point": point, "complete": False, "batch_id": None, "jobs": [],
+        "circuits": [{"index": i, "hash": h, "shots": int(shots), "tags": t} for i, (h, t) in enumerate(zip(hashes, tags))],
+    } | _versions()
+    if [c["hash"] for c in payload["circuits"]] != hashes:
+        raise ValueError(f"{path} records other circuits than these (config changed?); move it away to submit anew")
+    done = {i for job in payload["jobs"] for i in job["circuits"]}
+    todo = [i for i in range(len(isa)) if i not in done]
+    if not _qpy_path(path).is_file():
+        with atomic_output(_qpy_path(path)) as tmp, open(tmp, "wb") as fh:
+            qpy.dump(isa, fh)
+    _write_protected(path, payload)
+    submitted = []
+
+    def record(job, indices, batch_id):
+        ids = [todo[i] for i in indices]
+        entry = {"job_id": job.job_id(), "circuits": ids, "shots": int(shots) * len(ids), "submitted_at": _now()}
+        payload["jobs"].append(entry)
+        payload["batch_id"] = batch_id
+        _write_protected(path, payload)
+        _append_ledger(ledger, {"event": "submitted", "manifest": str(path), "backend": target.name} | entry)
+        log.info("submitted job %s (%d circuits) to %s", entry["job_id"], len(ids), target.name)
+        submitted.append(job)
+
+    _run_jobs(target, [(isa[i], None, int(shots)) for i in todo], pubs_per_job, seed_simulator if local else None, record)
+    payload["complete"] = True
+    _write_protected(path, payload)
+    if local:
+        _store_local(_local_store(path), submitted)
+    return payload
+
+
+# --- collection ----------------------------------------------------------------------------
+
+def _status_name(status: Any) -> str:
+    return str(getattr(status, "name", status)).upper()
+
+
+def job_outcome(manifest: dict, path: Path, job_id: str, service=None) -> tuple[str, list | None, str]:
+    """(status, counts per PUB or None, error message) of one job of a manifest generation."""
+    if manifest["local"]:
+        fake = os.environ.get(FAKE_STATUS_ENV)
+        if fake:
+            return fake.upper(), None, f"status set by {FAKE_STATUS_ENV}"
+        store = _local_store(path)
+        stored = json.loads(store.read_text(encoding="utf-8")).get(job_id) if store.is_file() else None
+        if stored is None:
+            return "LOST", None, ("local-mode job results were never stored (the submitting process ended "
+                                  "first); local jobs cannot be retrieved by id")
+        return stored["status"], stored.get("counts"), stored.get("error", "")
+    job = service.job(job_id)
+    status = _status_name(job.status())
+    if status == "DONE":
+        return status, [_counts_of(r) for r in job.result()], ""
+    return status, None, job.error_message() if status in FAILED else ""
+
+
+def _service(generations: list[dict]):
+    if all(g["local"] for g in generations):
+        return None
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    return QiskitRuntimeService()
+
+
+def collect(
+    manifest: str | os.PathLike,
+    counts_path: str | os.PathLike | None = None,
+    *,
+    resubmit_failed: bool = False,
+    max_jobs: int = 10,
+    max_shots: int = 1_000_000,
+    ledger: str | os.PathLike | None = None,
+    key: str = "hardware.",
+) -> pd.DataFrame:
+    """Counts of every circuit of ``manifest`` (latest generation holding it), written to
+    ``counts_path`` if given.  Raises :class:`JobsPending` while jobs wait, :class:`JobsFailed`
+    for failed/cancelled/lost jobs unless ``resubmit_failed``, which submits their circuits as a
+    new generation (within the budget) and collects again."""
+    manifest = Path(manifest)
+    generations = load_generations(manifest)
+    service = _service(generations)
+    owner: dict[int, tuple[int, dict, int]] = {}  # circuit → (generation, job, position in job)
+    for g, gen in enumerate(generations):
+        for job in gen["jobs"]:
+            for pos, circuit in enumerate(job["circuits"]):
+                owner[circuit] = (g, job, pos)
+    base = generations[0]
+    n_circuits = len(base["circuits"])
+    outcomes, pending, failed = {}, [], []
+    for g, gen in enumerate(generations):
+        for job in gen["jobs"]:
+            if not any(owner[c][0] == g and owner[c][1] is job for c in job["circuits"]):
+                continue
+            status, counts, error = job_outcome(gen, generation_path(manifest, g), job["job_id"], service)
+            outcomes[job["job_id"]] = (status, counts)
+            if status in PENDING:
+                pending.append(job["job_id"])
+            elif status != "DONE":
+                failed.append((job["job_id"], status, error, [c for c in job["circuits"] if owner[c][1] is job]))
+    missing = [i for i in range(n_circuits) if i not in owner]
+    if pending:
+        raise JobsPending(f"{len(pending)} jobs still queued or running ({', '.join(pending)}): rerun later")
+    if failed or missing:
+        lines = [f"job {j}: {s}: {e}" for j, s, e, _ in failed]
+        if missing:
+            lines.append(f"{len(missing)} circuits were never submitted (submission interrupted)")
+        if not resubmit_failed:
+            raise JobsFailed(f"{len(failed)} jobs failed in {manifest}:\n  " + "\n  ".join(lines)
+                             + f"\nset {key}resubmit_failed: true to resubmit them (a new manifest generation)")
+        log.warning("resubmitting after failures:\n  %s", "\n  ".join(lines))
+        _resubmit(manifest, generations, sorted(missing + [c for *_, cs in failed for c in cs]),
+                  max_jobs, max_shots, ledger, key)
+        return collect(manifest, counts_path, resubmit_failed=False, max_jobs=max_jobs, max_shots=max_shots,
+                       ledger=ledger, key=key)
+    rows = []
+    for i in range(n_circuits):
+        g, job, pos = owner[i]
+        counts = outcomes[job["job_id"]][1][pos]
+        info = base["circuits"][i]
+        for bits, n in sorted(counts.items()):
+            rows.append({"circuit": i, "circuit_hash": info["hash"], "generation": g, "job_id": job["job_id"],
+                         "backend": base["backend"], "shots": base["shots"], "bits": bits, "count": n}
+                        | {f"tag_{k}": v for k, v in info["tags"].items()})
+    frame = pd.DataFrame(rows)
+    if counts_path is not None:
+        write_parquet(frame, counts_path, {"manifest": str(manifest), "generations": len(generations),
+                                           "backend": base["backend"], "point": base["point"]})
+    return frame
+
+
+def _resubmit(manifest: Path, generations: list[dict], circuits: list[int], max_jobs, max_shots, ledger, key) -> None:
+    """Submit ``circuits`` of the stored ISA circuits again, as the next manifest generation."""
+    from qiskit import qpy
+
+    base = generations[0]
+    with open(_qpy_path(manifest), "rb") as fh:
+        isa = qpy.load(fh)
+    used = (sum(len(g["jobs"]) for g in generations), sum(j["shots"] for g in generations for j in g["jobs"]))
+    g = len(generations)
+    path = generation_path(manifest, g)
+    payload = {"generation": g, "backend": base["backend"], "local": base["local"], "shots": base["shots"],
+               "submitted_at": _now(), "point": base["point"], "resubmits": circuits, "complete": False,
+               "batch_id": None, "jobs": []} | _versions()
+    check_budget(used[0] + plan_jobs(len(circuits), base["pubs_per_job"]), used[1] + len(circuits) * base["shots"],
+                 max_jobs, max_shots, key)
+    target = resolve_backend(base["backend"])
+    _write_protected(path, payload)
+    submitted = []
+
+    def record(job, indices, batch_id):
+        entry = {"job_id": job.job_id(), "circuits": [circuits[i] for i in indices],
+                 "shots": base["shots"] * len(indices), "submitted_at": _now()}
+        payload["jobs"].append(entry)
+        payload["batch_id"] = batch_id
+        _write_protected(path, payload)
+        _append_ledger(ledger, {"event": "resubmitted", "manifest": str(path), "backend": target.name} | entry)
+        log.info("resubmitted job %s (%d circuits, generation %d)", entry["job_id"], len(indices), g)
+        submitted.append(job)
+
+    _run_jobs(target, [(isa[i], None, base["shots"]) for i in circuits], base["pubs_per_job"],
+              base["seed_simulator"] if base["local"] else None, record)
+    payload["complete"] = True
+    _write_protected(path, payload)
+    if base["local"]:
+        _store_local(_local_store(path), submitted)
+
+
+# --- sweeps: circuits of a gradient point, and estimates from their counts -----------------
+
+def point_circuits(point, samples: int, base_seed: int, chunk: int = 0) -> tuple[list, list[dict]]:
+    """The measured circuits of a gradient sweep point (a :class:`qnnscope.gradients.GradientPoint`):
+    for every measurement setting, the unshifted and ±π/2-shifted copies of every draw (the same
+    draws as the simulated sweep's chunk ``chunk``), with tags (setting, copy, sample)."""
+    from qnnscope.backends.qiskit_backend import op_angles
+    from qnnscope.gradients import validate
+    from qnnscope.shots import measurement_settings, setting_circuit, shifted_copies
+
+    circuit, observable, params = validate(point, samples)
+    seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
+    theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
+    gates, copies = shifted_copies(circuit, params)
+    circuits, tags = [], []
+    for k, setting in enumerate(measurement_settings(observable)):
+        measured = setting_circuit(circuit, setting)
+        for copy in range(copies):
+            for s in range(samples):
+                angles = op_angles(measured, theta[s])
+                if copy:
+                    angles[gates[(copy - 1) // 2][1]] += math.pi / 2 if copy % 2 else -math.pi / 2
+                circuits.append(measured_circuit(measured, angles, choices[s]))
+                tags.append({"setting": k, "copy": copy, "sample": s})
+    return circuits, tags
+
+
+def n_circuits(point, samples: int) -> int:
+    """How many circuits :func:`point_circuits` makes for ``point`` (for budgets, without qiskit)."""
+    from qnnscope.gradients import validate
+    from qnnscope.shots import measurement_settings, shifted_copies
+
+    circuit, observable, params = validate(point, samples)
+    return len(measurement_settings(observable)) * shifted_copies(circuit, params)[1] * samples
+
+
+def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: int = 0) -> pd.DataFrame:
+    """Per draw and parameter: the cost and parameter-shift gradient estimated from ``counts``
+    (``grad``, ``cost``), next to the exact values on the same draws (``grad_exact``,
+    ``cost_exact``, torch engine in complex128)."""
+    from qnnscope.backends import get_backend
+    from qnnscope.gradients import validate
+    from qnnscope.shots import combine_shifts, measurement_settings, shifted_copies
+
+    circuit, observable, params = validate(point, samples)
+    settings = measurement_settings(observable)
+    gates, copies = shifted_copies(circuit, params)
+    est = np.zeros(copies * samples)
+    for (k, copy, s), group in counts.groupby(["tag_setting", "tag_copy", "tag_sample"]):
+        outcomes = group["bits"].map(lambda b: int(b, 2)).to_numpy()
+        n = group["count"].to_numpy()
+        est[copy * samples + s] += settings[k].values[outcomes] @ n / n.sum()
+    cost, grad = combine_shifts(est, gates, len(params))
+    seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
+    theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
+    cost_exact, grad_exact = get_backend("torch").evaluate(circuit, observable, theta, choices, params, "complex128")
+    frame = pd.DataFrame({
+        "chunk": np.int64(chunk),
+        "sample": np.repeat(np.arange(samples, dtype=np.int64), len(params)),
+        "param_index": np.tile(np.asarray(params, dtype=np.int64), samples),
+        "param_layer": np.tile(np.asarray([circuit.param_layer[p] for p in params], dtype=np.int64), samples),
+        "grad": grad.reshape(-1), "cost": np.repeat(cost, len(params)),
+        "grad_exact": grad_exact.reshape(-1), "cost_exact": np.repeat(cost_exact, len(params)),
+    })
+    for name, value in point.columns().items():
+        frame[name] = value
+    frame["backend"] = counts["backend"].iloc[0]
+    frame["shots"] = int(counts["shots"].iloc[0])
+    frame["seed"] = seed
+    frame["qnnscope_version"] = qnnscope.__version__
+    return frame
+
+
+def summarize(frames: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
+    """Per point, shots and parameter: the gradient variance (ddof=1) from the device's counts
+    and from the exact values on the same draws, with bootstrap CIs, and the mean costs."""
+    from qnnscope import stats
+    from qnnscope.gradients import POINT_COLUMNS
+
+    keys = [c for c in ("sweep", *POINT_COLUMNS, "shots", "param_index", "param_layer") if c in frames.columns]
+    rows = []
+    for key, group in frames.groupby(keys, sort=True, dropna=False):
+        seed = sampling.stable_seed(list(map(str, key)))
+        device = stats.summarize(group["grad"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
+        exact = stats.summarize(group["grad_exact"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
+        rows.append(dict(zip(keys, key)) | {
+            "n_samples": device["n"], "grad_var": device["var"], "grad_var_lo": device["var_lo"],
+            "grad_var_hi": device["var_hi"], "grad_var_exact": exact["var"], "grad_var_exact_lo": exact["var_lo"],
+            "grad_var_exact_hi": exact["var_hi"], "ci": ci, "cost_mean": float(group["cost"].mean()),
+            "cost_mean_exact": float(group["cost_exact"].mean()),
+            "qnnscope_version": group["qnnscope_version"].iloc[0],
+        })
+    return pd.DataFrame(rows)
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+def scan_for_secret(directory: str | os.PathLike, secret: str) -> list[Path]:
+    """Every file under ``directory`` whose bytes contain ``secret`` (for tests: a dummy token
+    must appear nowhere a run wrote)."""
+    needle = secret.encode()
+    return sorted(p for p in Path(directory).rglob("*") if p.is_file() and needle in p.read_bytes())

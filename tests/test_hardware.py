@@ -1,0 +1,278 @@
+"""IBM hardware jobs through qiskit-ibm-runtime, offline on a fake backend in local testing mode:
+manifests before waiting, no second submission, budget guard, noisy counts, no leaked token."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit, qpy
+from qiskit_ibm_runtime import SamplerV2
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+from qnnscope.backends import ibm
+from qnnscope.gradients import GradientPoint
+
+BACKEND = "fake_manila"
+ANGLES = (0.0, math.pi / 3, math.pi / 2, 2 * math.pi / 3, math.pi)
+
+
+def ry_circuits():
+    """RY(θ) on qubit 0 entangled onto qubit 1: ⟨Z_0⟩ = cos θ without noise."""
+    circuits = []
+    for theta in ANGLES:
+        qc = QuantumCircuit(2)
+        qc.ry(theta, 0)
+        qc.cx(0, 1)
+        qc.measure_all()
+        circuits.append(qc)
+    return circuits
+
+
+@pytest.fixture
+def submissions(monkeypatch):
+    """Counts every SamplerV2 job submitted."""
+    calls = []
+    run = SamplerV2.run
+
+    def counting(self, pubs, *args, **kwargs):
+        calls.append(len(pubs))
+        return run(self, pubs, *args, **kwargs)
+
+    monkeypatch.setattr(SamplerV2, "run", counting)
+    return calls
+
+
+def submit(tmp_path, **options):
+    options = {"pubs_per_job": 2, "seed_simulator": 11, "max_jobs": 10, "ledger": tmp_path / "ledger.jsonl"} | options
+    return ibm.submit(tmp_path / "manifest.json", ry_circuits(), BACKEND, 2000,
+                      tags=[{"theta": t} for t in ANGLES], **options)
+
+
+def test_fake_backend_names_resolve_to_local_testing_mode():
+    assert ibm.fake_backend_class("fake_manila") is FakeManilaV2
+    assert ibm.fake_backend_class("FakeManilaV2") is FakeManilaV2
+    assert ibm.is_local("fake_sherbrooke") and not ibm.is_local("ibm_torino")
+
+
+def test_real_backend_comes_from_the_service_without_explicit_credentials(monkeypatch):
+    seen = []
+
+    class Service:
+        def __init__(self, *args, **kwargs):
+            seen.append((args, kwargs))
+
+        def backend(self, name):
+            return name
+
+    import qiskit_ibm_runtime
+
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", Service)
+    assert ibm.resolve_backend("ibm_torino") == "ibm_torino"
+    assert seen == [((), {})]  # the environment or the saved account, never a token passed by us
+
+
+def test_manifest_is_written_before_results_are_awaited(tmp_path, monkeypatch):
+    def crash(store, jobs):
+        raise RuntimeError("killed while waiting")
+
+    monkeypatch.setattr(ibm, "_store_local", crash)
+    with pytest.raises(RuntimeError, match="killed while waiting"):
+        submit(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["complete"] and len(manifest["jobs"]) == 3  # 5 circuits, 2 per job
+    assert oct((tmp_path / "manifest.json").stat().st_mode & 0o777) == oct(0o444)
+    assert manifest["backend"] == "fake_manila" and manifest["shots"] == 2000
+    assert manifest["submitted_at"].endswith("Z") and manifest["qnnscope_version"]
+    assert len({c["hash"] for c in manifest["circuits"]}) == 5
+    # local jobs cannot be fetched by id from another process: collect reports them lost
+    with pytest.raises(ibm.JobsFailed, match="(?s)3 jobs failed.*LOST.*resubmit_failed"):
+        ibm.collect(tmp_path / "manifest.json")
+
+
+def test_a_second_submit_returns_the_manifest_and_submits_nothing(tmp_path, submissions):
+    first = submit(tmp_path)
+    assert len(submissions) == 3
+    again = submit(tmp_path)
+    assert len(submissions) == 3 and again == first
+    ledger = (tmp_path / "ledger.jsonl").read_text().splitlines()
+    assert [json.loads(line)["job_id"] for line in ledger] == [j["job_id"] for j in first["jobs"]]
+
+
+def test_budget_guard_refuses_before_anything_is_submitted(tmp_path, submissions):
+    with pytest.raises(ibm.BudgetExceeded, match=r"hardware\.max_jobs: this needs 3 jobs, over the limit 2"):
+        submit(tmp_path, max_jobs=2)
+    with pytest.raises(ibm.BudgetExceeded, match=r"hardware\.max_shots: this needs 10000 shots, over the limit 9999"):
+        submit(tmp_path, max_shots=9999)
+    assert submissions == [] and not (tmp_path / "manifest.json").exists()
+
+
+def test_counts_match_the_noisy_simulation_of_the_same_device_within_shot_noise(tmp_path):
+    """⟨Z_0⟩ from the fake device's counts (through the runtime's local mode) against 2^17 shots
+    of the same device's Aer simulation (its own calibration-data noise model; qiskit-aer's
+    ``NoiseModel.from_backend`` builds a different readout model) on the same ISA circuits; the
+    noise is visible against cos θ."""
+    submit(tmp_path)
+    counts = ibm.collect(tmp_path / "manifest.json", tmp_path / "counts.parquet")
+    assert set(counts.columns) >= set(ibm.COUNT_COLUMNS)
+    assert (counts.groupby("circuit")["count"].sum() == 2000).all()
+    z0 = counts.assign(z=lambda d: np.where(d["bits"].str[0] == "0", 1.0, -1.0) * d["count"])
+    z0 = z0.groupby("circuit")["z"].sum().to_numpy() / 2000
+
+    with open(tmp_path / "manifest.circuits.qpy", "rb") as fh:
+        isa = qpy.load(fh)
+    ref_shots = 2**17
+    result = FakeManilaV2().run(isa, shots=ref_shots, seed_simulator=5).result()
+    noisy = np.array([sum(n * (1 if b[-1] == "0" else -1) for b, n in result.get_counts(i).items())
+                      for i in range(len(isa))]) / ref_shots
+    sigma = np.sqrt((1 - noisy**2) * (1 / 2000 + 1 / ref_shots))
+    assert np.all(np.abs(z0 - noisy) < 5 * np.maximum(sigma, 1e-3)), (z0, noisy)
+    assert np.max(np.abs(noisy - np.cos(ANGLES))) > 0.01  # the device's noise is there to see
+
+
+def test_gradient_point_estimates_follow_the_exact_gradients(tmp_path):
+    """McClean circuits of a sweep point: the fake device's shot estimates scatter around the
+    exact values, shrunk by its noise (|slope| < 1) but clearly correlated."""
+    point = GradientPoint("mcclean", 2, 2, "zz", dtype="complex128")
+    circuits, tags = ibm.point_circuits(point, 12, base_seed=3)
+    assert len(circuits) == 3 * 12  # unshifted, +π/2, −π/2 of every draw (one Z setting)
+    ibm.submit(tmp_path / "manifest.json", circuits, BACKEND, 4000, tags=tags, pubs_per_job=36, seed_simulator=2)
+    table = ibm.estimates(ibm.collect(tmp_path / "manifest.json"), point, 12, base_seed=3)
+    assert len(table) == 12 and (table["backend"] == "fake_manila").all()
+    slope = np.polyfit(table["grad_exact"], table["grad"], 1)[0]
+    assert 0.5 < slope < 1.05 and np.corrcoef(table["grad_exact"], table["grad"])[0, 1] > 0.9
+
+
+def test_queued_jobs_stop_collection_with_a_clear_status(tmp_path, monkeypatch):
+    submit(tmp_path)
+    monkeypatch.setenv(ibm.FAKE_STATUS_ENV, "QUEUED")
+    with pytest.raises(ibm.JobsPending, match="3 jobs still queued or running .*rerun later"):
+        ibm.collect(tmp_path / "manifest.json", tmp_path / "counts.parquet")
+    assert not (tmp_path / "counts.parquet").exists()
+    monkeypatch.delenv(ibm.FAKE_STATUS_ENV)
+    assert len(ibm.collect(tmp_path / "manifest.json", tmp_path / "counts.parquet")) > 0
+
+
+def test_failed_jobs_are_reported_and_resubmitted_only_on_request(tmp_path, monkeypatch, submissions):
+    real = ibm._counts_of
+    calls = {"n": 0}
+
+    def flaky(pub_result):  # the second job of the first submission fails on the device
+        calls["n"] += 1
+        if calls["n"] == 3:  # jobs of 2, 2, 1 PUBs: the first PUB of job 2
+            raise RuntimeError("device calibration error 1517")
+        return real(pub_result)
+
+    monkeypatch.setattr(ibm, "_counts_of", flaky)
+    first = submit(tmp_path)
+    failed = first["jobs"][1]["job_id"]
+    with pytest.raises(ibm.JobsFailed, match=rf"1 jobs failed(.|\n)*{failed}: ERROR: RuntimeError: device calibration error 1517"):
+        ibm.collect(tmp_path / "manifest.json")
+    assert len(submissions) == 3 and not (tmp_path / "manifest.gen1.json").exists()
+
+    with pytest.raises(ibm.BudgetExceeded, match="max_jobs"):
+        ibm.collect(tmp_path / "manifest.json", resubmit_failed=True, max_jobs=3)
+    counts = ibm.collect(tmp_path / "manifest.json", tmp_path / "counts.parquet", resubmit_failed=True,
+                         ledger=tmp_path / "ledger.jsonl")
+    assert len(submissions) == 4  # only the failed job's two circuits went again
+    assert json.loads((tmp_path / "manifest.json").read_text()) == first  # the old generation is kept
+    regen = json.loads((tmp_path / "manifest.gen1.json").read_text())
+    assert regen["resubmits"] == [2, 3] and len(regen["jobs"]) == 1
+    assert sorted(counts.loc[counts["generation"] == 1, "circuit"].unique()) == [2, 3]
+    events = [json.loads(line)["event"] for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    assert events == ["submitted"] * 3 + ["resubmitted"]
+
+
+def test_no_token_in_any_file_or_log(tmp_path, monkeypatch, caplog, capfd):
+    token = "dummy-token-8c1f2e7a9b3d4c5e6f708192a3b4c5d6e7f80912"
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", token)
+    monkeypatch.setenv("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
+    monkeypatch.setenv("QISKIT_IBM_INSTANCE", "crn:v1:dummy-instance")
+    caplog.set_level(logging.DEBUG)
+    submit(tmp_path)
+    ibm.collect(tmp_path / "manifest.json", tmp_path / "counts.parquet")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) >= 5 and ibm.scan_for_secret(tmp_path, token) == []
+    out, err = capfd.readouterr()
+    assert token not in caplog.text + out + err
+    (tmp_path / "leak.txt").write_text(f"token={token}")  # the scan does find one
+    assert ibm.scan_for_secret(tmp_path, token) == [tmp_path / "leak.txt"]
+    assert os.environ["QISKIT_IBM_TOKEN"] == token
+
+
+def test_real_jobs_are_retrieved_by_id_from_the_service(tmp_path, monkeypatch):
+    """A manifest of a real backend: collect asks the service for each job id; queued jobs stop
+    it, done jobs give their counts (qiskit's bit order reversed into wire order)."""
+    manifest = {"generation": 0, "backend": "ibm_test", "local": False, "shots": 10, "pubs_per_job": 2,
+                "point": None, "complete": True, "seed_simulator": None,
+                "circuits": [{"index": i, "hash": f"h{i}", "shots": 10, "tags": {}} for i in range(3)],
+                "jobs": [{"job_id": "job-a", "circuits": [0, 1], "shots": 20}, {"job_id": "job-b", "circuits": [2], "shots": 10}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    state = {"job-a": "DONE", "job-b": "QUEUED"}
+
+    class Pub:
+        def __init__(self, counts):
+            self.counts = counts
+
+        def join_data(self):
+            return self
+
+        def get_counts(self):
+            return self.counts
+
+    class Job:
+        def __init__(self, job_id):
+            self.job_id = job_id
+
+        def status(self):
+            return state[self.job_id]
+
+        def result(self):
+            return [Pub({"01": 10}), Pub({"00": 4, "11": 6})] if self.job_id == "job-a" else [Pub({"10": 10})]
+
+        def error_message(self):
+            return "Job failed: qubit 3 out of calibration"
+
+    class Service:
+        def job(self, job_id):
+            return Job(job_id)
+
+    monkeypatch.setattr(ibm, "_service", lambda generations: Service())
+    with pytest.raises(ibm.JobsPending, match=r"1 jobs still queued or running \(job-b\): rerun later"):
+        ibm.collect(tmp_path / "manifest.json")
+    state["job-b"] = "ERROR"
+    with pytest.raises(ibm.JobsFailed, match="job job-b: ERROR: Job failed: qubit 3 out of calibration"):
+        ibm.collect(tmp_path / "manifest.json")
+    state["job-b"] = "DONE"
+    counts = ibm.collect(tmp_path / "manifest.json")
+    assert counts[["circuit", "bits", "count", "job_id"]].values.tolist() == [
+        [0, "10", 10, "job-a"], [1, "00", 4, "job-a"], [1, "11", 6, "job-a"], [2, "01", 10, "job-b"]]
+
+
+def test_an_interrupted_submission_resumes_with_the_circuits_that_have_no_job(tmp_path, monkeypatch, submissions):
+    real = ibm._run_jobs
+
+    def interrupted(backend, pubs, pubs_per_job, seed, on_job):
+        def first_then_die(job, indices, batch_id):
+            on_job(job, indices, batch_id)
+            raise KeyboardInterrupt
+
+        real(backend, pubs, pubs_per_job, seed, first_then_die)
+
+    monkeypatch.setattr(ibm, "_run_jobs", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        submit(tmp_path)
+    partial = json.loads((tmp_path / "manifest.json").read_text())
+    assert not partial["complete"] and [j["circuits"] for j in partial["jobs"]] == [[0, 1]]
+
+    monkeypatch.setattr(ibm, "_run_jobs", real)
+    done = submit(tmp_path)
+    assert len(submissions) == 3 and done["complete"]
+    assert [j["circuits"] for j in done["jobs"]] == [[0, 1], [2, 3], [4]]
+    # the first job ran in the interrupted process: its local results are gone, and said so
+    with pytest.raises(ibm.JobsFailed, match=f"job {partial['jobs'][0]['job_id']}: LOST"):
+        ibm.collect(tmp_path / "manifest.json")
