@@ -250,16 +250,8 @@ def shot_gradients(
     return combine_shifts(est, gates, len(params))
 
 
-def shot_variances(
-    circuit: Circuit,
-    observable: Observable,
-    theta,
-    choices,
-    params: list[int],
-    shots: int,
-    dtype: str = "complex128",
-    device: str = "cpu",
-) -> tuple[np.ndarray, np.ndarray]:
+def shot_variances(circuit: Circuit, observable: Observable, theta, choices, params: list[int], shots: int,
+                   dtype: str = "complex128", device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Exact Var[Ĉ | θ] (S,) and Var[ĝ_p | θ] (S, len(params)) of :func:`shot_gradients`' estimates
     at each draw: Σ_settings σ²/shots, σ² = ⟨O_s²⟩ − ⟨O_s⟩² from the engine's probabilities."""
     _check(circuit, observable, shots, "engine", dtype)
