@@ -31,10 +31,11 @@ log = logging.getLogger(__name__)
 
 POINT_COLUMNS = (
     "model", "ansatz", "n_qubits", "depth", "cost_function", "init", "sigma", "identity_block", "backend", "dtype", "method",
-    "widths", "data", "pairs",
+    "widths", "data", "pairs", "noise", "shots",
 )
 """Columns that identify a sweep point in shards and tables (``widths``, ``data`` and ``pairs``
-describe DQNN points and are '', '' and 0 for VQCs)."""
+describe DQNN points and are '', '' and 0 for VQCs; ``noise`` is a noise spec, ``none`` for
+exact simulation, and ``shots`` the shots per circuit, 0 for exact expectation values)."""
 SIZE_COLUMNS = ("n_qubits", "depth", "widths")
 """Point columns that change along a sweep's size axes (a DQNN's widths follow from n and the
 depth); scaling fits and figure lines group by the other columns."""
@@ -71,6 +72,8 @@ class GradientPoint:
     widths: str = ""
     data: str = ""
     pairs: int = 0
+    noise: str = "none"
+    shots: int = 0
 
     def columns(self) -> dict:
         """The sweep-point columns of this point's rows."""
@@ -155,6 +158,7 @@ def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circ
         raise ValueError(f"{key('method')}/{key('device')}: only the torch backend takes a method or device")
     if point.init not in sampling.INITS:
         raise ValueError(f"{key('init')}: unknown init {point.init!r}; allowed: {', '.join(sampling.INITS)}")
+    _validate_noise_and_shots(point, key)
     if (point.init == "identity_block") != (int(point.identity_block) > 0):
         raise ValueError(
             f"{key('identity-block')}: init 'identity_block' and identity_block > 0 go together, "
@@ -178,6 +182,53 @@ def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple[Circ
     return circuit, observable, params
 
 
+NOISY_BACKENDS = ("torch", "qiskit-aer")
+"""Backends that simulate noise channels (:mod:`qnnscope.sim.noise`) and draw shots (:mod:`qnnscope.shots`)."""
+
+
+def _validate_noise_and_shots(point: GradientPoint, key) -> None:
+    """A point's noise spec and shots: parsable, on a backend that has them, not both at once."""
+    from qnnscope.sim.noise import parse_noise
+
+    parse_noise(point.noise, key("noise"))
+    if isinstance(point.shots, bool) or int(point.shots) != point.shots or point.shots < 0:
+        raise ValueError(f"{key('shots')}: must be an integer >= 0 (0: exact expectation values), got {point.shots!r}")
+    if (point.noise != "none" or point.shots) and point.backend not in NOISY_BACKENDS:
+        raise ValueError(f"{key('backend')}: noise and shots run on the backends {', '.join(NOISY_BACKENDS)}, "
+                         f"got {point.backend!r}")
+    if point.noise != "none" and point.shots:
+        raise ValueError(f"{key('shots')}: shots are drawn from noiseless states; a noisy point takes shots 0 "
+                         f"(exact noisy expectation values), got noise {point.noise!r} with shots {point.shots}")
+    if (point.noise != "none" or point.shots) and point.method != "auto":
+        raise ValueError(f"{key('method')}: noisy and shot-based gradients use the parameter-shift rule (method auto), "
+                         f"got {point.method!r}")
+
+
+def _evaluate_noisy_or_shots(point: GradientPoint, circuit: Circuit, observable: Observable, theta, choices,
+                             params: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Costs and parameter-shift gradients under the point's noise (exact density matrices) or
+    estimated from its shots (sampled bitstrings), on the torch engine or qiskit-aer."""
+    from qnnscope import shots
+    from qnnscope.sim import engine, noise
+
+    if point.shots:
+        source = "engine" if point.backend == "torch" else "aer"
+        return shots.shot_gradients(circuit, observable, theta, choices, params, point.shots, seed, source=source,
+                                    dtype=point.dtype, device=point.device)
+    model = noise.parse_noise(point.noise)
+    if point.backend == "qiskit-aer":
+        from qnnscope.backends.qiskit_backend import AerBackend
+
+        return AerBackend("density_matrix", noise_model=noise.aer_noise_model(model)).evaluate(
+            circuit, observable, theta, choices, params, point.dtype)
+
+    def expect(*args, **options):
+        return noise.expectation(*args, noise=model, **options)
+
+    costs, grads = engine.param_shift(circuit, observable, theta, choices, params, point.device, point.dtype, expect)
+    return costs.double().cpu().numpy(), grads.double().cpu().numpy()
+
+
 def _validate_dqnn(point: GradientPoint, samples: int, key) -> tuple:
     from qnnscope.models import dqnn, training
 
@@ -194,6 +245,9 @@ def _validate_dqnn(point: GradientPoint, samples: int, key) -> tuple:
         raise ValueError(f"{key(name)}: {message}") from None
     if point.backend != "torch":
         raise ValueError(f"{key('backend')}: DQNNs run on the torch engine (backend torch), got {point.backend!r}")
+    if point.noise != "none" or point.shots:
+        raise ValueError(f"{key('noise')}/{key('shots')}: DQNN points are exact and noiseless (noise none, shots 0), "
+                         f"got noise {point.noise!r}, shots {point.shots}")
     if point.method not in ("auto", "autograd", "param-shift"):
         raise ValueError(f"{key('method')}: DQNN gradients by 'autograd' (auto) or 'param-shift', got {point.method!r}")
     if point.method == "param-shift" and net.family == "general":
@@ -337,10 +391,16 @@ def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int =
     costs, grads = np.empty(samples), np.empty((samples, len(params)))
     start = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
-    block = max(16, BLOCK_AMPLITUDES >> circuit.n_qubits)
+    exact = point.noise == "none" and not point.shots
+    # density matrices hold 4^n amplitudes; shots draw from 2^n probabilities per shifted copy
+    block = max(16, BLOCK_AMPLITUDES >> (circuit.n_qubits * (1 if exact or point.shots else 2)))
     for lo in tqdm(range(0, samples, block), desc=f"{point.ansatz} n={point.n_qubits} L={point.depth}", disable=not show):
         hi = min(samples, lo + block)
-        c, g = backend.evaluate(circuit, observable, theta[lo:hi], choices[lo:hi], params, point.dtype)
+        if exact:
+            c, g = backend.evaluate(circuit, observable, theta[lo:hi], choices[lo:hi], params, point.dtype)
+        else:
+            c, g = _evaluate_noisy_or_shots(point, circuit, observable, theta[lo:hi], choices[lo:hi], params,
+                                            sampling.stable_seed(seed, "shots", lo) % 2**32)
         costs[lo:hi], grads[lo:hi] = c, g
     wall = time.perf_counter() - start
     log.info("%s: %d samples x %d params in %.2f s", point, samples, len(params), wall)

@@ -14,7 +14,7 @@ from qnnscope.gradients import GradientPoint, validate as validate_point
 
 SHARD = (
     "results/shards/gradients/{sweep}/ansatz~{ansatz}/n~{n}/depth~{depth}/cost~{cost}/"
-    "init~{init}/backend~{backend}/dtype~{dtype}/params~{params}/chunk~{chunk}.parquet"
+    "init~{init}/backend~{backend}/dtype~{dtype}/noise~{noise}/shots~{shots}/params~{params}/chunk~{chunk}.parquet"
 )
 LOG = SHARD.replace("results/shards/", "results/logs/").replace(".parquet", ".log")
 
@@ -22,6 +22,7 @@ wildcard_constraints:
     n=r"\d+",
     depth=r"\d+",
     chunk=r"\d+",
+    shots=r"\d+",
     sweep=r"[A-Za-z0-9_-]+",
 
 
@@ -44,7 +45,8 @@ def _sweeps() -> dict:
 SWEEPS = _sweeps()
 
 
-def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str, dtype: str) -> GradientPoint:
+def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str, dtype: str,
+             noise: str = "none", shots: int = 0) -> GradientPoint:
     """The package's description of one sweep point of ``block``."""
     dqnn = block["model"] == "dqnn"
     return GradientPoint(
@@ -54,7 +56,7 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
         backend=backend, dtype=dtype, params=block["params"], model=block["model"],
         method=block["method"] if backend == "torch" else "auto",
         widths="-".join([str(depth_of(block["width"], n))] * (depth + 1)) if dqnn else "",
-        data=block["data"] if dqnn else "", pairs=block["pairs"] if dqnn else 0,
+        data=block["data"] if dqnn else "", pairs=block["pairs"] if dqnn else 0, noise=noise, shots=shots,
     )
 
 
@@ -68,15 +70,16 @@ def _shard_jobs() -> tuple[dict, set]:
         n_chunks = math.ceil(block["samples"] / block["chunk"])
         for n in block["qubits"]:
             points = []
-            for d, cost, init, backend, dtype in product(block["depths"], block["costs"], block["inits"],
-                                                         block["backends"], block["dtypes"]):
-                point = point_of(block, n, depth_of(d, n), cost, init, backend, dtype)
+            for d, cost, init, backend, dtype, noise, shots in product(
+                    block["depths"], block["costs"], block["inits"], block["backends"], block["dtypes"],
+                    block["noise"], block["shots"]):
+                point = point_of(block, n, depth_of(d, n), cost, init, backend, dtype, noise, shots)
                 validate_point(point, block["samples"], prefix=f"gradients[{i}].")
                 points.append((str(d), point))
             for chunk, (rule, point) in product(range(n_chunks), points):
                 path = SHARD.format(sweep=name, ansatz=point.label, n=n, depth=point.depth, cost=point.cost,
-                                    init=point.init, backend=point.backend, dtype=point.dtype,
-                                    params=point.params, chunk=chunk)
+                                    init=point.init, backend=point.backend, dtype=point.dtype, noise=point.noise,
+                                    shots=point.shots, params=point.params, chunk=chunk)
                 samples = min(block["chunk"], block["samples"] - chunk * block["chunk"])
                 if path in jobs and jobs[path]["depth_rule"] != rule:
                     aliases.add((name, n, point.depth, rule))

@@ -61,7 +61,7 @@ REQUIRED = ("sweep", "depth_rule", "ansatz", "cost_function", "init", "n_qubits"
 """Columns the figure functions read from the summary table."""
 PANEL_COLUMNS = ("model", "ansatz", "cost_function", "init", "sigma", "identity_block")
 """Columns that split a sweep into panels (init, sigma, … only where the sweep has several)."""
-LINE_COLUMNS = ("depth_rule", "backend", "dtype", "method")
+LINE_COLUMNS = ("depth_rule", "backend", "dtype", "method", "noise", "shots")
 """Columns that split a panel into lines in the Var-vs-qubits figures."""
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 MINUS = "\u2212"

@@ -349,9 +349,12 @@ def _occurrences(c: Compiled, params) -> list[tuple[int, int]]:
     return out
 
 
-def param_shift(circuit: Circuit, observable: Observable, theta, choices, params, device="cpu", dtype="complex64"):
+def param_shift(circuit: Circuit, observable: Observable, theta, choices, params, device="cpu", dtype="complex64",
+                expect=None):
     """Costs (S,) and ∂⟨O⟩/∂θ[p] (S, len(params)) by the two-term shift rule (R_P gates have
-    eigenvalues ±1/2), summed over every gate that uses slot p; shifted copies run as one batch."""
+    eigenvalues ±1/2), summed over every gate that uses slot p; shifted copies run as one batch.
+    ``expect`` replaces :func:`expectation` (same keywords), e.g. the noisy density-matrix one:
+    the rule still holds when noise channels do not depend on θ."""
     c = compile_circuit(circuit, device, dtype)
     theta, choices = as_tensors(c, theta, choices)
     S = theta.shape[0]
@@ -361,9 +364,9 @@ def param_shift(circuit: Circuit, observable: Observable, theta, choices, params
     for k, (_, r) in enumerate(columns):
         offsets[1 + 2 * k, :, r] = math.pi / 2
         offsets[2 + 2 * k, :, r] = -math.pi / 2
-    values = expectation(
-        circuit, observable, theta.repeat(copies, 1), choices.repeat(copies, 1), device, dtype,
-        offsets.reshape(copies * S, -1),
+    values = (expect or expectation)(
+        circuit, observable, theta.repeat(copies, 1), choices.repeat(copies, 1), device=device, dtype=dtype,
+        offsets=offsets.reshape(copies * S, -1),
     ).reshape(copies, S)
     grads = torch.zeros(S, len(params), dtype=values.dtype, device=c.device)
     for k, (j, _) in enumerate(columns):

@@ -81,6 +81,38 @@ class NoiseModel:
 
 
 NOISELESS = NoiseModel()
+NOISE_TERMS = {
+    "depolarizing": ("depolarizing_1q", "depolarizing_2q"),
+    "depolarizing_1q": ("depolarizing_1q",),
+    "depolarizing_2q": ("depolarizing_2q",),
+    "damping": ("amplitude_damping",),
+}
+"""Terms of a noise spec (:func:`parse_noise`) and the channel strengths each sets."""
+
+
+def parse_noise(spec: str, key: str = "noise") -> NoiseModel:
+    """A sweep's noise spec → :class:`NoiseModel`: ``none``, or comma-separated ``term:value``
+    with terms ``depolarizing`` (λ after every gate, one- and two-qubit), ``depolarizing_1q``,
+    ``depolarizing_2q`` and ``damping`` (amplitude damping γ after every gate), e.g.
+    ``depolarizing:0.01,damping:0.002``.  Errors name ``key``, the spec and what is allowed."""
+    if spec == "none":
+        return NOISELESS
+    values: dict[str, float] = {}
+    for part in spec.split(","):
+        term, _, value = part.partition(":")
+        if term not in NOISE_TERMS:
+            raise ValueError(f"{key}: unknown noise term {term!r} in {spec!r}; allowed: none, or comma-separated "
+                             f"term:value with terms {', '.join(NOISE_TERMS)}")
+        try:
+            strength = float(value)
+        except ValueError:
+            raise ValueError(f"{key}: {part!r} in {spec!r} needs a number after the colon") from None
+        for field_name in NOISE_TERMS[term]:
+            values[field_name] = strength
+    try:
+        return NoiseModel(**values)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {spec!r}: {str(exc).removeprefix('noise: ')}") from None
 
 
 def _channel(t: np.ndarray, f: float) -> np.ndarray:
