@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from qnnscope.io import read_metadata
 from qnnscope.logs import job_log
 from qnnscope.plots import landscapes as plots
 
 log = job_log(snakemake.log[0])
 grids = [(row, col, pd.read_parquet(path)) for path, (row, col) in zip(snakemake.input, snakemake.params.labels, strict=True)]
-radians = read_metadata(snakemake.input[0])["point"]["model"] != "hybrid"  # hybrid models' weights are no angles
-figure = plots.cross_sections(grids, snakemake.wildcards.direction, radians)
+figure = plots.cross_sections(grids, snakemake.wildcards.direction, getattr(snakemake.params, "radians", True))
 for path in plots.save(figure, Path(snakemake.output.png).with_suffix("")):
     log.info("wrote %s", path)

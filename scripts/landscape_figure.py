@@ -10,6 +10,6 @@ from qnnscope.plots import landscapes as plots
 log = job_log(snakemake.log[0])
 metrics = pd.read_parquet(snakemake.input.metrics).iloc[0]
 figure = plots.scan_figure(pd.read_parquet(snakemake.input.grid), snakemake.params.title, metrics["hessian_spectrum"],
-                           metrics["direction"], radians=metrics["model"] != "hybrid")
+                           metrics["direction"], radians=metrics.get("model") != "hybrid")
 for path in plots.save(figure, Path(snakemake.output.png).with_suffix("")):
     log.info("wrote %s", path)

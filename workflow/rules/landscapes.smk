@@ -125,6 +125,7 @@ def _cross_sections() -> dict:
 
 
 LANDSCAPE_PANELS = _cross_sections()
+LANDSCAPE_MODELS = {job["name"]: job["spec"].point.model for job in LANDSCAPE_JOBS.values()}
 
 
 def landscape_targets() -> list[str]:
@@ -257,6 +258,8 @@ rule figure_landscape_cross_sections:
         "results/logs/figures/landscapes/{name}/cross_sections__{centre}__{direction}.log",
     params:
         labels=lambda wildcards: [[p[0], p[1]] for p in LANDSCAPE_PANELS[(wildcards.name, wildcards.centre, wildcards.direction)]],
+        # hybrid models' coordinates move weights, not angles: no radians on their axes
+        radians=lambda wildcards: LANDSCAPE_MODELS[wildcards.name] != "hybrid",
     wildcard_constraints:
         name=r"[A-Za-z0-9_-]+",
     script:
