@@ -8,7 +8,7 @@ from qnnscope.logs import job_log
 
 log = job_log(snakemake.log[0])
 job, seed = snakemake.params.job, snakemake.params.seed
-model, ds = qgradcam.load_model(job, snakemake.input.model, seed)
-scores = qgradcam.evaluate(job, model, ds, pd.read_parquet(snakemake.input.explanations), seed, log)
+model, test_ds = qgradcam.load_model(job, snakemake.input.model, seed)
+scores = qgradcam.evaluate(job, model, test_ds, pd.read_parquet(snakemake.input.explanations), seed, log)
 write_parquet(scores, snakemake.output[0])
 log.info("%d scores", len(scores))

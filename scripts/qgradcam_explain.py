@@ -6,9 +6,9 @@ from qnnscope.logs import job_log
 
 log = job_log(snakemake.log[0])
 job, seed = snakemake.params.job, snakemake.params.seed
-model, ds = qgradcam.load_model(job, snakemake.input.model, seed)
-explanations, embeddings, whitening, meta = qgradcam.explain(job, model, ds, seed, log)
+model, test_ds = qgradcam.load_model(job, snakemake.input.model, seed)
+explanations, embeddings, whitening, meta = qgradcam.explain(job, model, test_ds, seed, log)
 write_parquet(explanations, snakemake.output.explanations, metadata=meta)
 write_parquet(embeddings, snakemake.output.embeddings, metadata=meta)
 write_parquet(whitening, snakemake.output.whitening, metadata=meta)
-log.info("explained %d samples (accuracy on them %.3f)", len(ds), meta["accuracy_explained"])
+log.info("explained %d samples (accuracy on them %.3f)", explanations["sample"].nunique(), meta["accuracy_explained"])

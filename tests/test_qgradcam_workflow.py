@@ -96,7 +96,8 @@ def test_stored_qgradcam_maps_are_the_explicit_form_and_equal_autograd(study):
     job = {**STUDY["qgradcam"][0], "root": None, "model": "vqc", "n": 3, "depth": 2, "test_fraction": 0.2,
            "entangler": "cnot", "channels": [8, 16], "dtype": "complex64"}
     job["explain"] = {**job["explain"], "samples": 48}
-    model, ds = qgradcam.load_model(job, path / "results/qgradcam/shapes/model~vqc/n~3/depth~2/model.pt", STUDY["seed"])
+    model, test_ds = qgradcam.load_model(job, path / "results/qgradcam/shapes/model~vqc/n~3/depth~2/model.pt", STUDY["seed"])
+    ds = qgradcam.balanced(test_ds, 48)
     stored = pd.read_parquet(path / "results/qgradcam/shapes/model~vqc/n~3/depth~2/explanations.parquet")
     maps = qgradcam.maps_of(stored, "qgradcam")
     target = torch.as_tensor(stored[stored.method == "input"].sort_values("sample").target.to_numpy().copy())

@@ -72,12 +72,13 @@ def save_model(model: hybrid.HybridClassifier, path) -> None:
 
 
 def load_model(job: dict, path, base_seed: int) -> tuple[hybrid.HybridClassifier, data.Dataset]:
-    """The trained model and the study's explained test samples."""
+    """The trained model and the study's test set (:func:`explain` and :func:`evaluate` take
+    their samples from it, so the data is loaded once per job)."""
     _, test_ds = study_data(job, base_seed)
     model = build_model(job, test_ds.x.shape[1:], len(test_ds.classes), base_seed)
     model.load_state_dict(torch.load(path))
     model.eval()
-    return model, balanced(test_ds, job["explain"]["samples"])
+    return model, test_ds
 
 
 def _explainers(model: hybrid.HybridClassifier, settings: dict, seed: int) -> dict:
@@ -106,11 +107,13 @@ def _rows(ds: data.Dataset, method: str, maps: torch.Tensor, predicted: torch.Te
              "map": maps[i].astype(np.float32).ravel()} for i in range(len(maps))]
 
 
-def explain(job: dict, model: hybrid.HybridClassifier, ds: data.Dataset, base_seed: int,
+def explain(job: dict, model: hybrid.HybridClassifier, test_ds: data.Dataset, base_seed: int,
             log: logging.Logger) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
-    """Maps of every method (plus the inputs and masks), t-SNE of every layer, the whitening
-    matrix of the circuit's (or twin's) output, and the metadata of the explanations."""
+    """Maps of every method (plus the inputs and masks) of the explained test samples, t-SNE of
+    every layer, the whitening matrix of the circuit's (or twin's) output, and the metadata of
+    the explanations."""
     settings, seed = job["explain"], model_seed(job, base_seed)
+    ds = balanced(test_ds, settings["samples"])
     with torch.no_grad():
         predicted = model(interpret.cam.model_input(model, ds.x)).argmax(1)
     rows = _rows(ds, "input", ds.x[:, 0], predicted)
@@ -123,7 +126,6 @@ def explain(job: dict, model: hybrid.HybridClassifier, ds: data.Dataset, base_se
         timings[method] = time.perf_counter() - tic
         log.info("%s maps of %d samples in %.2f s", method, len(ds), timings[method])
 
-    _, test_ds = study_data(job, base_seed)
     sub = balanced(test_ds, settings["tsne_samples"])
     layers = interpret.layer_activations(model, sub.x)
     embedded = []
@@ -155,12 +157,13 @@ def pointing_tolerance(settings: dict, maps: torch.Tensor) -> int:
     return round(15 / 224 * min(maps.shape[-2:]))
 
 
-def evaluate(job: dict, model: hybrid.HybridClassifier, ds: data.Dataset, explanations: pd.DataFrame,
+def evaluate(job: dict, model: hybrid.HybridClassifier, test_ds: data.Dataset, explanations: pd.DataFrame,
              base_seed: int, log: logging.Logger) -> pd.DataFrame:
     """Per-sample faithfulness of every method: deletion and insertion AUC, pointing game and
     mask energy (datasets with masks), and for the quantum models the randomisation check of
     the maps that depend on the VQC weights."""
     settings, seed = job["explain"], model_seed(job, base_seed)
+    ds = balanced(test_ds, settings["samples"])
     target = torch.as_tensor(explanations[explanations.method == "input"].sort_values("sample").target.to_numpy().copy())
     frames = []
 
