@@ -31,7 +31,7 @@ except ibm.JobsPending as exc:
 except ibm.JobsFailed as exc:
     log.error("%s", exc)
     sys.exit(4)
-frame = ibm.estimates(counts, job["point"], job["samples"], job["seed"])
+frame = ibm.estimates(counts, job["point"], job["samples"], job["seed"], isa=ibm.load_isa(snakemake.input.manifest))
 frame.insert(0, "sweep", job["sweep"])
 write_parquet(frame, snakemake.output.estimates)
 log.info("collected %d circuits from %d jobs; wrote %s", counts["circuit"].nunique(), counts["job_id"].nunique(),

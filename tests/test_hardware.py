@@ -134,17 +134,27 @@ def test_counts_match_the_noisy_simulation_of_the_same_device_within_shot_noise(
     assert np.max(np.abs(noisy - np.cos(ANGLES))) > 0.01  # the device's noise is there to see
 
 
-def test_gradient_point_estimates_follow_the_exact_gradients(tmp_path):
+def test_gradient_point_estimates_follow_the_device_noise_model(tmp_path):
     """McClean circuits of a sweep point: the fake device's shot estimates scatter around the
-    exact values, shrunk by its noise (|slope| < 1) but clearly correlated."""
+    exact values, shrunk by its noise (|slope| < 1) but clearly correlated; around what the
+    device's noise model predicts for the same ISA circuits they scatter with exactly the
+    predicted shot noise (z-scores of mean 0, variance 1), and closer than around the exact ones."""
     point = GradientPoint("mcclean", 2, 2, "zz", dtype="complex128")
-    circuits, tags = ibm.point_circuits(point, 12, base_seed=3)
-    assert len(circuits) == 3 * 12  # unshifted, +π/2, −π/2 of every draw (one Z setting)
-    ibm.submit(tmp_path / "manifest.json", circuits, BACKEND, 4000, tags=tags, pubs_per_job=36, seed_simulator=2)
-    table = ibm.estimates(ibm.collect(tmp_path / "manifest.json"), point, 12, base_seed=3)
-    assert len(table) == 12 and (table["backend"] == "fake_manila").all()
+    samples = 60
+    circuits, tags = ibm.point_circuits(point, samples, base_seed=3)
+    assert len(circuits) == 3 * samples  # unshifted, +π/2, −π/2 of every draw (one Z setting)
+    ibm.submit(tmp_path / "manifest.json", circuits, BACKEND, 4000, tags=tags, pubs_per_job=200, seed_simulator=2)
+    table = ibm.estimates(ibm.collect(tmp_path / "manifest.json"), point, samples, base_seed=3,
+                          isa=ibm.load_isa(tmp_path / "manifest.json"))
+    assert len(table) == samples and (table["backend"] == "fake_manila").all()
     slope = np.polyfit(table["grad_exact"], table["grad"], 1)[0]
     assert 0.5 < slope < 1.05 and np.corrcoef(table["grad_exact"], table["grad"])[0, 1] > 0.9
+    z = (table["grad"] - table["grad_noisy"]) / np.sqrt(table["grad_shot_var"])
+    assert abs(z.mean()) < 4 / np.sqrt(samples) and 0.6 < z.var() < 1.5, (z.mean(), z.var())
+    assert np.mean((table["grad"] - table["grad_noisy"]) ** 2) < 0.2 * np.mean((table["grad"] - table["grad_exact"]) ** 2)
+    summary = ibm.summarize(table, n_boot=200)
+    assert summary["grad_var_expected"].iloc[0] == pytest.approx(
+        np.var(table["grad_noisy"], ddof=1) + table["grad_shot_var"].mean(), rel=1e-12)
 
 
 def test_queued_jobs_stop_collection_with_a_clear_status(tmp_path, monkeypatch):

@@ -28,6 +28,8 @@ STUDY = {
     },
 }
 
+FIGURE = "results/figures/hardware/mcclean_small/variance_comparison.png"
+
 
 def run(study: Path, config: dict, *targets: str, env: dict | None = None):
     (study / "config.yaml").write_text(yaml.safe_dump(config))
@@ -59,7 +61,7 @@ def test_hardware_submit_stop_rerun_collects_each_job_once(tmp_path):
     # 3. rerun (with a raised budget, which must not disturb the manifests): collected, nothing submitted again
     raised = json.loads(json.dumps(STUDY))
     raised["hardware"]["max_jobs"] = 6
-    done = run(tmp_path, raised, "results/tables/hardware.parquet")
+    done = run(tmp_path, raised, "results/tables/hardware.parquet", FIGURE)
     assert done.returncode == 0, done.stdout + done.stderr
     assert [json.loads((tmp_path / m).read_text()) for m in manifests] == first
     ledger = [json.loads(line) for line in (tmp_path / "results/hardware/submissions.jsonl").read_text().splitlines()]
@@ -69,9 +71,16 @@ def test_hardware_submit_stop_rerun_collects_each_job_once(tmp_path):
     for p in points:
         estimates = pd.read_parquet(p / "estimates.parquet")
         assert len(estimates) == 10 and estimates["grad"].abs().max() <= 1
+    # the device's noise model next to the counts: below the exact variance, and the counts' variance
+    # within its CI-sized reach of model + shot noise
+    assert (table["grad_var_noisy"] < table["grad_var_exact"]).all()
+    assert (table["grad_var_expected"] == table["grad_var_noisy"] + table["shot_excess"]).all()
+    assert ((table["grad_var_lo"] < table["grad_var_expected"]) & (table["grad_var_expected"] < table["grad_var_hi"])).all()
+    assert (tmp_path / FIGURE).stat().st_size > 0 and (tmp_path / FIGURE.replace(".png", ".pdf")).stat().st_size > 0
+    assert (tmp_path / "results/logs/figures/hardware/mcclean_small/variance_comparison.log").exists()
 
     # 4. a third run has nothing to do and submits nothing
-    again = run(tmp_path, raised, "results/tables/hardware.parquet")
+    again = run(tmp_path, raised, "results/tables/hardware.parquet", FIGURE)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
     assert len((tmp_path / "results/hardware/submissions.jsonl").read_text().splitlines()) == len(ledger) == 2
 

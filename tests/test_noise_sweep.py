@@ -65,7 +65,7 @@ def test_shot_based_variance_is_exact_plus_the_shot_noise_excess():
 
 @pytest.mark.parametrize("options,fragment", [
     ({"noise": "depolarizing:0.1", "backend": "pennylane"}, "noise and shots run on the backends torch, qiskit-aer"),
-    ({"noise": "depolarizing:0.1", "shots": 100}, "a noisy point takes shots 0"),
+    ({"noise": "device:fake_manila", "shots": 100}, "simulated on qiskit-aer"),
     ({"noise": "bitflip:0.1"}, "unknown noise term 'bitflip'"),
     ({"shots": -1}, "shots: must be an integer >= 0"),
     ({"noise": "depolarizing:0.1", "method": "adjoint"}, "use the parameter-shift rule"),

@@ -187,35 +187,50 @@ NOISY_BACKENDS = ("torch", "qiskit-aer")
 
 
 def _validate_noise_and_shots(point: GradientPoint, key) -> None:
-    """A point's noise spec and shots: parsable, on a backend that has them, not both at once."""
+    """A point's noise spec and shots: parsable, on a backend that has them; a device's noise
+    model on qiskit-aer only."""
     from qnnscope.sim.noise import parse_noise
 
-    parse_noise(point.noise, key("noise"))
+    model = parse_noise(point.noise, key("noise"))
     if isinstance(point.shots, bool) or int(point.shots) != point.shots or point.shots < 0:
         raise ValueError(f"{key('shots')}: must be an integer >= 0 (0: exact expectation values), got {point.shots!r}")
     if (point.noise != "none" or point.shots) and point.backend not in NOISY_BACKENDS:
         raise ValueError(f"{key('backend')}: noise and shots run on the backends {', '.join(NOISY_BACKENDS)}, "
                          f"got {point.backend!r}")
-    if point.noise != "none" and point.shots:
-        raise ValueError(f"{key('shots')}: shots are drawn from noiseless states; a noisy point takes shots 0 "
-                         f"(exact noisy expectation values), got noise {point.noise!r} with shots {point.shots}")
+    if model.device and point.backend != "qiskit-aer":
+        raise ValueError(f"{key('backend')}: noise {point.noise!r} is a device's calibrated noise model, simulated on "
+                         f"qiskit-aer; got backend {point.backend!r} (the torch engine has the channels "
+                         f"depolarizing, depolarizing_1q, depolarizing_2q, damping)")
     if (point.noise != "none" or point.shots) and point.method != "auto":
         raise ValueError(f"{key('method')}: noisy and shot-based gradients use the parameter-shift rule (method auto), "
                          f"got {point.method!r}")
 
 
+def transpile_seed(point: GradientPoint) -> int:
+    """The transpiler seed of a point under a device's noise model (from its draws' key)."""
+    return sampling.stable_seed("qnnscope.transpile", point.seed_key()) % 2**31
+
+
 def _evaluate_noisy_or_shots(point: GradientPoint, circuit: Circuit, observable: Observable, theta, choices,
                              params: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Costs and parameter-shift gradients under the point's noise (exact density matrices) or
-    estimated from its shots (sampled bitstrings), on the torch engine or qiskit-aer."""
+    """Costs and parameter-shift gradients under the point's noise (exact density matrices), or
+    estimated from its shots (sampled bitstrings, noiseless or noisy), on the torch engine or
+    qiskit-aer; a device's noise model is transpiled to the device with a seed from the point."""
     from qnnscope import shots
     from qnnscope.sim import engine, noise
 
+    model = noise.parse_noise(point.noise)
+    seed_transpiler = transpile_seed(point)
     if point.shots:
         source = "engine" if point.backend == "torch" else "aer"
         return shots.shot_gradients(circuit, observable, theta, choices, params, point.shots, seed, source=source,
-                                    dtype=point.dtype, device=point.device)
-    model = noise.parse_noise(point.noise)
+                                    dtype=point.dtype, device=point.device, noise=model,
+                                    seed_transpiler=seed_transpiler)
+    if model.device:
+        from qnnscope.backends import device_noise
+
+        return device_noise.gradients(circuit, observable, theta, choices, params, model.device, seed_transpiler,
+                                      point.dtype)
     if point.backend == "qiskit-aer":
         from qnnscope.backends.qiskit_backend import AerBackend
 
@@ -392,8 +407,8 @@ def compute(point: GradientPoint, samples: int, chunk: int = 0, base_seed: int =
     start = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
     exact = point.noise == "none" and not point.shots
-    # density matrices hold 4^n amplitudes; shots draw from 2^n probabilities per shifted copy
-    block = max(16, BLOCK_AMPLITUDES >> (circuit.n_qubits * (1 if exact or point.shots else 2)))
+    # density matrices hold 4^n amplitudes; noiseless shots draw from 2^n probabilities per shifted copy
+    block = max(16, BLOCK_AMPLITUDES >> (circuit.n_qubits * (1 if point.noise == "none" else 2)))
     for lo in tqdm(range(0, samples, block), desc=f"{point.ansatz} n={point.n_qubits} L={point.depth}", disable=not show):
         hi = min(samples, lo + block)
         if exact:

@@ -32,7 +32,7 @@ variance Var[ĝ] − excess.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,12 +42,14 @@ from qnnscope.circuits.description import Circuit, Op
 from qnnscope.costs import Observable
 from qnnscope.sim.engine import (
     as_tensors,
-    resolve_dtype,
     chunk_size,
     compile_circuit,
     final_states,
+    resolve_dtype,
     step_matrices,
 )
+from qnnscope.sim.noise import NOISELESS, NoiseModel, density_matrices
+from qnnscope.sim.noise import chunk_size as noise_chunk_size
 from qnnscope.sim.observables import observable_groups
 
 SOURCES = ("engine", "aer")
@@ -127,11 +129,22 @@ def combine_shifts(values: np.ndarray, gates, n_params: int, variance: bool = Fa
     return values[0], grads
 
 
-def _probabilities(circuit, settings, theta, choices, params, device, dtype) -> Iterator[tuple[int, slice, np.ndarray]]:
+def _probabilities(circuit, settings, theta, choices, params, device, dtype, noise=NOISELESS,
+                   seed_transpiler: int = 0) -> Iterator[tuple[int, slice | np.ndarray, np.ndarray]]:
     """(setting index, rows, outcome probabilities (b, 2^n) float64) for every draw × shifted
-    copy (rows copies-major, as in ``engine.param_shift``), chunked within the engine's memory."""
+    copy (rows copies-major, as in ``engine.param_shift``), chunked within the engine's memory:
+    |ψ|² of the engine's states, the diagonal of its density matrices under ``noise``'s
+    channels, or a fake device's noise model on qiskit-aer (``noise.device``, transpiled with
+    ``seed_transpiler``)."""
+    if noise.device:
+        from qnnscope.backends import device_noise
+
+        yield from device_noise.probabilities(circuit, settings, theta, choices, params, noise.device,
+                                              seed_transpiler, dtype)
+        return
     for i, setting in enumerate(settings):
-        c = compile_circuit(setting_circuit(circuit, setting), device, dtype)
+        measured = setting_circuit(circuit, setting)
+        c = compile_circuit(measured, device, dtype)
         th, ch = as_tensors(c, theta, choices)
         S = th.shape[0]
         gates, copies = shifted_copies(circuit, params)
@@ -140,41 +153,46 @@ def _probabilities(circuit, settings, theta, choices, params, device, dtype) -> 
             offsets[1 + 2 * k, :, c.plan.rot_pos[g]] = math.pi / 2
             offsets[2 + 2 * k, :, c.plan.rot_pos[g]] = -math.pi / 2
         th, ch, offsets = th.repeat(copies, 1), ch.repeat(copies, 1), offsets.reshape(copies * S, -1)
-        size = chunk_size(c, 2)
+        size = chunk_size(c, 2) if noise == NOISELESS else noise_chunk_size(c)
         for s in range(0, copies * S, size):
             rows = slice(s, s + size)
-            psi = final_states(c, step_matrices(c, th[rows], ch[rows], offsets[rows]))
-            p = torch.view_as_real(psi).square().sum(-1).to(torch.float64).cpu().numpy()
+            if noise == NOISELESS:
+                psi = final_states(c, step_matrices(c, th[rows], ch[rows], offsets[rows]))
+                p = torch.view_as_real(psi).square().sum(-1).to(torch.float64).cpu().numpy()
+            else:
+                rho = density_matrices(measured, th[rows], ch[rows], noise, device, dtype, offsets=offsets[rows])
+                p = torch.diagonal(rho, dim1=1, dim2=2).real.to(torch.float64).cpu().numpy()
+            p = np.clip(p, 0, None)
             yield i, rows, p / p.sum(1, keepdims=True)
 
 
-def _engine_estimates(circuit, settings, theta, choices, params, shots, seed, device, dtype) -> np.ndarray:
-    """Sampled ⟨O⟩ of every draw × shifted copy from the engine's own probabilities."""
+def _sampled_estimates(probabilities, settings, n_rows: int, shots: int, seed: int) -> np.ndarray:
+    """Sampled ⟨O⟩ of every draw × shifted copy: one seeded multinomial per chunk of outcome
+    probabilities (from :func:`_probabilities`)."""
     rng = np.random.default_rng(seed)
-    _, copies = shifted_copies(circuit, params)
-    est = np.zeros(copies * len(theta))
-    for i, rows, p in _probabilities(circuit, settings, theta, choices, params, device, dtype):
+    est = np.zeros(n_rows)
+    for i, rows, p in probabilities:
         est[rows] += rng.multinomial(shots, p) @ settings[i].values / shots
     return est
 
 
-def _aer_estimates(circuit, settings, theta, choices, params, shots, seed, dtype) -> np.ndarray:
-    """Sampled ⟨O⟩ of every draw × shifted copy from qiskit-aer's SamplerV2: one parameterised
-    circuit per setting and distinct choice row, bound to all its rows in one PUB."""
+def measured_pubs(circuit: Circuit, settings, theta, choices, params) -> Iterator[tuple[int, object, np.ndarray, Callable]]:
+    """Every draw × ±π/2-shifted copy as parameterised qiskit circuits: per setting and distinct
+    Pauli-choice row, (setting index, the circuit measured on every wire (classical bit j = wire
+    j), its rows (copies-major, as :func:`_probabilities`), ``values(qc)``: the rows' angles as
+    columns in ``qc.parameters`` order, for this circuit or a transpiled copy of it)."""
     from qiskit.circuit import (
         ParameterVector,  # qiskit takes seconds to import: only when asked for
     )
-    from qiskit_aer.primitives import SamplerV2
 
-    from qnnscope.backends.qiskit_backend import PRECISION, to_qiskit
+    from qnnscope.backends.qiskit_backend import to_qiskit
 
     theta = np.asarray(theta, dtype=np.float64)
-    S, n = theta.shape[0], circuit.n_qubits
+    S = theta.shape[0]
     choices = np.zeros((S, 0), dtype=np.int64) if choices is None else np.asarray(choices).reshape(S, -1)
     gates, copies = shifted_copies(circuit, params)
     trainable = [i for i, op in enumerate(circuit.ops) if op.is_trainable]
-    slots = [circuit.ops[i].param for i in trainable]
-    angles = np.tile(theta[:, slots], (copies, 1, 1))  # (copies, S, trainable gates)
+    angles = np.tile(theta[:, [circuit.ops[i].param for i in trainable]], (copies, 1, 1))  # (copies, S, gates)
     for k, (_, g) in enumerate(gates):
         angles[1 + 2 * k, :, trainable.index(g)] += math.pi / 2
         angles[2 + 2 * k, :, trainable.index(g)] -= math.pi / 2
@@ -183,23 +201,43 @@ def _aer_estimates(circuit, settings, theta, choices, params, shots, seed, dtype
         unique, group = np.unique(choices, axis=0, return_inverse=True)
     else:
         unique, group = choices[:1], np.zeros(S, dtype=np.int64)
-    vec = ParameterVector("a", len(circuit.ops))
-    pubs, where = [], []
-    for setting in settings:
+    vec = ParameterVector("a", len(circuit.ops))  # vec[j] drives op j
+    for i, setting in enumerate(settings):
         measured = setting_circuit(circuit, setting)
-        symbols = [vec[i] if op.is_trainable else (op.angle or 0.0) for i, op in enumerate(measured.ops)]
+        symbols = [vec[j] if op.is_trainable else (op.angle or 0.0) for j, op in enumerate(measured.ops)]
         for u, row in enumerate(unique):
             qc = to_qiskit(measured, symbols, row)
             qc.measure_all()
             mine = np.flatnonzero(group.reshape(-1) == u)
-            order = [trainable.index(p.index) for p in qc.parameters]
-            pubs.append((qc, angles[:, mine][..., order].reshape(-1, len(order))))
-            where.append((setting, rows_of[:, mine].reshape(-1)))
+
+            def values(target, mine=mine):
+                order = [trainable.index(p.index) for p in target.parameters]
+                return angles[:, mine][..., order].reshape(-1, len(order))
+
+            yield i, qc, rows_of[:, mine].reshape(-1), values
+
+
+def _aer_estimates(circuit, settings, theta, choices, params, shots, seed, dtype, noise=NOISELESS) -> np.ndarray:
+    """Sampled ⟨O⟩ of every draw × shifted copy from qiskit-aer's SamplerV2 (density matrices
+    under ``noise``'s channels): one parameterised circuit per setting and distinct choice row,
+    bound to all its rows in one PUB."""
+    from qiskit_aer.primitives import SamplerV2
+
+    from qnnscope.backends.qiskit_backend import PRECISION
+    from qnnscope.sim.noise import aer_noise_model
+
+    _, copies = shifted_copies(circuit, params)
+    pubs, where = [], []
+    for i, qc, rows, values in measured_pubs(circuit, settings, theta, choices, params):
+        pubs.append((qc, values(qc)))
+        where.append((settings[i], rows))
     options = {"backend_options": {"method": "statevector", "precision": PRECISION[dtype]}}
+    if noise != NOISELESS:
+        options["backend_options"] |= {"method": "density_matrix", "noise_model": aer_noise_model(noise)}
     sampler = SamplerV2(seed=seed, options=options)
     result = sampler.run(pubs, shots=shots).result()
-    reverse = bit_reversal(n)
-    est = np.zeros(copies * S)
+    reverse = bit_reversal(circuit.n_qubits)
+    est = np.zeros(copies * len(theta))
     for (setting, rows), pub in zip(where, result):
         packed = pub.data.meas.array  # (rows, shots, bytes), big-endian bytes, qubit k = bit k
         ints = np.zeros(packed.shape[:2], dtype=np.int64)
@@ -236,38 +274,51 @@ def shot_gradients(
     source: str = "engine",
     dtype: str = "complex128",
     device: str = "cpu",
+    noise: NoiseModel = NOISELESS,
+    seed_transpiler: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shot estimates of the cost (S,) and of ∂⟨O⟩/∂θ[p] (S, len(params)): every draw and every
-    ±π/2-shifted copy measured ``shots`` times per measurement setting, seeded by ``seed``.
+    ±π/2-shifted copy measured ``shots`` times per measurement setting, seeded by ``seed``, from
+    the noiseless state or under ``noise`` (the engine's channels on either source; a device's
+    calibrated model, ``noise.device``, on qiskit-aer, transpiled with ``seed_transpiler``).
     ``device`` applies to the engine source only."""
     _check(circuit, observable, shots, source, dtype)
+    if noise.device and source != "aer":
+        raise ValueError(f"noise device:{noise.device} runs on qiskit-aer (source 'aer'), got source {source!r}")
     settings = measurement_settings(observable)
-    gates, _ = shifted_copies(circuit, params)
-    if source == "engine":
-        est = _engine_estimates(circuit, settings, theta, choices, params, int(shots), seed, device, dtype)
+    gates, copies = shifted_copies(circuit, params)
+    if source == "engine" or noise.device:
+        probabilities = _probabilities(circuit, settings, theta, choices, params, device, dtype, noise, seed_transpiler)
+        est = _sampled_estimates(probabilities, settings, copies * len(theta), int(shots), seed)
     else:
-        est = _aer_estimates(circuit, settings, theta, choices, params, int(shots), seed, dtype)
+        est = _aer_estimates(circuit, settings, theta, choices, params, int(shots), seed, dtype, noise)
     return combine_shifts(est, gates, len(params))
 
 
 def shot_variances(circuit: Circuit, observable: Observable, theta, choices, params: list[int], shots: int,
-                   dtype: str = "complex128", device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+                   dtype: str = "complex128", device: str = "cpu", noise: NoiseModel = NOISELESS,
+                   seed_transpiler: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Exact Var[Ĉ | θ] (S,) and Var[ĝ_p | θ] (S, len(params)) of :func:`shot_gradients`' estimates
-    at each draw: Σ_settings σ²/shots, σ² = ⟨O_s²⟩ − ⟨O_s⟩² from the engine's probabilities."""
+    at each draw: Σ_settings σ²/shots, σ² = ⟨O_s²⟩ − ⟨O_s⟩² from the outcome probabilities
+    (noiseless, or under ``noise``)."""
     _check(circuit, observable, shots, "engine", dtype)
     settings = measurement_settings(observable)
     gates, copies = shifted_copies(circuit, params)
     var = np.zeros(copies * len(theta))
-    for i, rows, p in _probabilities(circuit, settings, theta, choices, params, device, dtype):
-        v = settings[i].values
-        var[rows] += p @ v**2 - (p @ v) ** 2
+    for i, rows, p in _probabilities(circuit, settings, theta, choices, params, device, dtype, noise, seed_transpiler):
+        var[rows] += outcome_variance(p, settings[i].values)
     cost_var, grad_var = combine_shifts(np.clip(var, 0, None) / shots, gates, len(params), variance=True)
     return cost_var, grad_var
+
+
+def outcome_variance(p: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Single-shot variance ⟨v²⟩ − ⟨v⟩² of outcome values ``values`` under distributions ``p`` (b, 2^n)."""
+    return p @ values**2 - (p @ values) ** 2
 
 
 def shot_noise_excess(circuit: Circuit, observable: Observable, theta, choices, params: list[int], shots: int,
                       **options) -> np.ndarray:
     """E_θ[Var[ĝ_p | θ]] over the given draws, (len(params),): the amount by which the shot-based
     gradient variance exceeds the exact one (Var[ĝ] = Var_θ[g] + excess); ``options`` as for
-    :func:`shot_variances` (dtype, device)."""
+    :func:`shot_variances` (dtype, device, noise, seed_transpiler)."""
     return shot_variances(circuit, observable, theta, choices, params, shots, **options)[1].mean(0)

@@ -15,8 +15,12 @@ point and seed) and a list of `shots`.  Per point and shot count:
   queued: the job fails with "N jobs still queued or running: rerun later" (exit 3) and a later
   run collects them; failed jobs are reported with their errors (exit 4) and resubmitted only
   with `hardware.resubmit_failed: true`.
-* `hardware_table`: `results/tables/hardware.parquet`, gradient variances from the device and
-  exact, per point, shot count and parameter.
+  The estimates also hold what the device's calibrated noise model predicts for the very ISA
+  circuits that ran (exact, readout errors included) and the shot noise the counts must carry.
+* `hardware_table`: `results/tables/hardware.parquet`, gradient variances from the device, the
+  noise model (and model + shot noise) and exact, per point, shot count and parameter.
+* `figure_hardware`: per sweep, the comparison figure of exact simulation, the noise model and
+  the device (`results/figures/hardware/{name}/variance_comparison.{png,pdf}`).
 
 The budget (`hardware.max_jobs`, `hardware.max_shots`) is checked over the whole study when the
 workflow is parsed: nothing runs if the sweeps would exceed it.
@@ -31,6 +35,7 @@ HW_POINT = ("results/hardware/{name}/backend~{backend}/ansatz~{ansatz}/n~{n}/dep
 HW_LOG = HW_POINT.replace("results/hardware/", "results/logs/hardware/")
 HW_LEDGER = "results/hardware/submissions.jsonl"
 HW_TABLE = "results/tables/hardware.parquet"
+HW_FIGURE = "results/figures/hardware/{name}/variance_comparison"
 
 
 def _hardware_points() -> dict:
@@ -78,11 +83,17 @@ def hardware_job(wildcards) -> dict:
 
 
 def hardware_targets() -> list[str]:
-    """The hardware table (nothing when `hardware.sweeps` is empty)."""
-    return [HW_TABLE] if HW_POINTS else []
+    """The hardware table and each sweep's comparison figure (nothing when `hardware.sweeps` is empty)."""
+    sweeps = sorted({job["sweep"] for job in HW_POINTS.values()})
+    return ([HW_TABLE] if HW_POINTS else []) + [HW_FIGURE.format(name=name) + ".png" for name in sweeps]
 
 
-localrules: hardware_submit, hardware_table
+def hardware_sweep_estimates(wildcards) -> list[str]:
+    """The estimates of every point of hardware sweep ``wildcards.name``."""
+    return [f"{path}/estimates.parquet" for path, job in HW_POINTS.items() if job["sweep"] == wildcards.name]
+
+
+localrules: hardware_submit, hardware_table, figure_hardware
 
 
 rule hardware_submit:
@@ -139,3 +150,25 @@ rule hardware_table:
         ci=config["ci"],
     script:
         "../../scripts/hardware_collect.py"
+
+
+rule figure_hardware:
+    """Exact simulation, the device's noise model and the device's counts on the same draws."""
+    input:
+        table=HW_TABLE,
+        estimates=hardware_sweep_estimates,
+    output:
+        png=report(
+            HW_FIGURE + ".png",
+            caption="../report/hardware.rst",
+            category="Hardware",
+            subcategory="{name}",
+            labels={"sweep": "{name}", "figure": "variance comparison"},
+        ),
+        pdf=HW_FIGURE + ".pdf",
+    log:
+        "results/logs/figures/hardware/{name}/variance_comparison.log",
+    wildcard_constraints:
+        name=r"[A-Za-z0-9_-]+",
+    script:
+        "../../scripts/hardware_figure.py"

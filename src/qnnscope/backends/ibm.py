@@ -485,13 +485,31 @@ def n_circuits(point, samples: int) -> int:
     return len(measurement_settings(observable)) * shifted_copies(circuit, params)[1] * samples
 
 
-def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: int = 0) -> pd.DataFrame:
+def load_isa(manifest: str | os.PathLike) -> list:
+    """The ISA circuits a manifest's jobs ran (stored beside it as QPY at submission)."""
+    from qiskit import qpy
+
+    with open(_qpy_path(Path(manifest)), "rb") as fh:
+        return qpy.load(fh)
+
+
+def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: int = 0,
+              isa: list | None = None) -> pd.DataFrame:
     """Per draw and parameter: the cost and parameter-shift gradient estimated from ``counts``
     (``grad``, ``cost``), next to the exact values on the same draws (``grad_exact``,
-    ``cost_exact``, torch engine in complex128)."""
-    from qnnscope.backends import get_backend
+    ``cost_exact``, torch engine in complex128).  With the ISA circuits that ran (``isa``), also
+    what the device's calibrated noise model predicts for them (exactly, readout errors
+    included: ``grad_noisy``, ``cost_noisy``) and the variance of the shot estimate given that
+    model (``grad_shot_var``, Σ (σ²₊ + σ²₋)/(4·shots)), so Var[grad] ≈ Var[grad_noisy] +
+    mean(grad_shot_var) when the model describes the device."""
+    from qnnscope.backends import device_noise, get_backend
     from qnnscope.gradients import validate
-    from qnnscope.shots import combine_shifts, measurement_settings, shifted_copies
+    from qnnscope.shots import (
+        combine_shifts,
+        measurement_settings,
+        outcome_variance,
+        shifted_copies,
+    )
 
     circuit, observable, params = validate(point, samples)
     settings = measurement_settings(observable)
@@ -502,6 +520,18 @@ def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: 
         n = group["count"].to_numpy()
         est[copy * samples + s] += settings[k].values[outcomes] @ n / n.sum()
     cost, grad = combine_shifts(est, gates, len(params))
+    noisy = {}
+    if isa is not None:
+        shots = int(counts["shots"].iloc[0])
+        probs = device_noise.outcome_probabilities(isa, resolve_backend(counts["backend"].iloc[0]))
+        mean, var = np.zeros(copies * samples), np.zeros(copies * samples)
+        for (k, copy, s), i in counts.groupby(["tag_setting", "tag_copy", "tag_sample"])["circuit"].first().items():
+            mean[copy * samples + s] += probs[i] @ settings[k].values
+            var[copy * samples + s] += outcome_variance(probs[i], settings[k].values) / shots
+        cost_noisy, grad_noisy = combine_shifts(mean, gates, len(params))
+        grad_shot_var = combine_shifts(var, gates, len(params), variance=True)[1]
+        noisy = {"grad_noisy": grad_noisy.reshape(-1), "cost_noisy": np.repeat(cost_noisy, len(params)),
+                 "grad_shot_var": grad_shot_var.reshape(-1)}
     seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
     theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
     cost_exact, grad_exact = get_backend("torch").evaluate(circuit, observable, theta, choices, params, "complex128")
@@ -512,7 +542,7 @@ def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: 
         "param_layer": np.tile(np.asarray([circuit.param_layer[p] for p in params], dtype=np.int64), samples),
         "grad": grad.reshape(-1), "cost": np.repeat(cost, len(params)),
         "grad_exact": grad_exact.reshape(-1), "cost_exact": np.repeat(cost_exact, len(params)),
-    })
+    } | noisy)
     for name, value in point.columns().items():
         frame[name] = value
     frame["backend"] = counts["backend"].iloc[0]
@@ -524,7 +554,10 @@ def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: 
 
 def summarize(frames: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
     """Per point, shots and parameter: the gradient variance (ddof=1) from the device's counts
-    and from the exact values on the same draws, with bootstrap CIs, and the mean costs."""
+    and from the exact values on the same draws, with bootstrap CIs, and the mean costs; with
+    the noisy-simulation columns of :func:`estimates`, also the variance of the noise model's
+    exact gradients (``grad_var_noisy``, CI), the mean shot-noise variance (``shot_excess``) and
+    their sum (``grad_var_expected``: what the counts should show if the model is right)."""
     from qnnscope import stats
     from qnnscope.gradients import POINT_COLUMNS
 
@@ -541,6 +574,12 @@ def summarize(frames: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.
             "cost_mean_exact": float(group["cost_exact"].mean()),
             "qnnscope_version": group["qnnscope_version"].iloc[0],
         })
+        if "grad_noisy" in group:
+            noisy = stats.summarize(group["grad_noisy"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
+            excess = float(group["grad_shot_var"].mean())
+            rows[-1] |= {"grad_var_noisy": noisy["var"], "grad_var_noisy_lo": noisy["var_lo"],
+                         "grad_var_noisy_hi": noisy["var_hi"], "shot_excess": excess,
+                         "grad_var_expected": noisy["var"] + excess, "cost_mean_noisy": float(group["cost_noisy"].mean())}
     return pd.DataFrame(rows)
 
 

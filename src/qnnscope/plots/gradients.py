@@ -194,7 +194,7 @@ def _depth_panel(ax: Axes, part: pd.DataFrame, extra: list[str]) -> None:
         # several depth rules can land on one depth (10n at n=2 and '20'): keep the larger sample
         line = line.sort_values(["depth", "n_samples" if "n_samples" in line else "depth"]).drop_duplicates("depth", keep="last")
         first = line.iloc[0]
-        label = ", ".join([f"n = {first['n_qubits']}"] + [str(first[c]) for c in extra])
+        label = ", ".join([f"n = {first['n_qubits']}"] + [_line_value(c, first[c]) for c in extra])
         _errorbar(ax, line["depth"], line, colours[i], MARKERS[i % len(MARKERS)], label)
         value = exact.asymptote(first["ansatz"], str(first["cost_function"]), int(first["n_qubits"]), k, first["init"])
         if value is not None and _int(first, "identity_block") == 0:
@@ -368,8 +368,18 @@ def _line_order(line: pd.DataFrame, labels: list[str]) -> tuple:
 
 
 def _line_label(first: pd.Series, labels: list[str]) -> str:
-    words = [f"L = {first['depth_rule']}"] + [_describe(c, first[c]) if c in PANEL_COLUMNS else str(first[c]) for c in labels[1:]]
+    words = [f"L = {first['depth_rule']}"] + [_describe(c, first[c]) if c in PANEL_COLUMNS else _line_value(c, first[c])
+                                              for c in labels[1:]]
     return ", ".join(words)
+
+
+def _line_value(column: str, value) -> str:
+    """A line column's value in a legend: shots as "exact"/"N shots", noise "none" as "noiseless"."""
+    if column == "shots":
+        return "exact" if int(value) == 0 else f"{int(value)} shots"
+    if column == "noise" and value == "none":
+        return "noiseless"
+    return str(value)
 
 
 def _same(column: pd.Series, value) -> pd.Series:

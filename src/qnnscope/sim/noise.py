@@ -69,8 +69,13 @@ class NoiseModel:
     depolarizing_1q: float = 0.0
     depolarizing_2q: float = 0.0
     amplitude_damping: float = 0.0
+    device: str = ""
+    """A fake IBM backend whose calibrated noise model applies instead (qiskit-aer only, see
+    :mod:`qnnscope.backends.device_noise`); the channel strengths are then 0."""
 
     def __post_init__(self) -> None:
+        if self.device and (self.depolarizing_1q or self.depolarizing_2q or self.amplitude_damping):
+            raise ValueError(f"noise: device:{self.device} is a whole noise model; it does not combine with other terms")
         for name, value, top in (
             ("depolarizing_1q", self.depolarizing_1q, 4 / 3),
             ("depolarizing_2q", self.depolarizing_2q, 16 / 15),
@@ -94,15 +99,26 @@ def parse_noise(spec: str, key: str = "noise") -> NoiseModel:
     """A sweep's noise spec → :class:`NoiseModel`: ``none``, or comma-separated ``term:value``
     with terms ``depolarizing`` (λ after every gate, one- and two-qubit), ``depolarizing_1q``,
     ``depolarizing_2q`` and ``damping`` (amplitude damping γ after every gate), e.g.
-    ``depolarizing:0.01,damping:0.002``.  Errors name ``key``, the spec and what is allowed."""
+    ``depolarizing:0.01,damping:0.002``; or ``device:NAME``, the calibrated noise model of the
+    fake IBM backend NAME (``device:fake_manila``; qiskit-aer only).  Errors name ``key``, the
+    spec and what is allowed."""
     if spec == "none":
         return NOISELESS
+    if spec.startswith("device:"):
+        from qnnscope.backends import device_noise
+
+        name = spec.removeprefix("device:")
+        if name not in device_noise.fake_backends():
+            raise ValueError(f"{key}: {spec!r}: {name!r} is not a fake IBM backend; allowed: device:NAME with NAME "
+                             f"one of {', '.join(device_noise.fake_backends())}")
+        return NoiseModel(device=name)
     values: dict[str, float] = {}
     for part in spec.split(","):
         term, _, value = part.partition(":")
         if term not in NOISE_TERMS:
-            raise ValueError(f"{key}: unknown noise term {term!r} in {spec!r}; allowed: none, or comma-separated "
-                             f"term:value with terms {', '.join(NOISE_TERMS)}")
+            raise ValueError(f"{key}: unknown noise term {term!r} in {spec!r}; allowed: none, device:NAME (a fake IBM "
+                             f"backend's calibrated noise, alone), or comma-separated term:value with terms "
+                             f"{', '.join(NOISE_TERMS)}")
         try:
             strength = float(value)
         except ValueError:
@@ -374,6 +390,9 @@ def _run_kernel(s: _Schedule, mats: torch.Tensor, rows: np.ndarray, table: np.nd
 
 def _vec_rho(s: _Schedule, rot: torch.Tensor, noise: NoiseModel, kernel: bool) -> torch.Tensor:
     """vec(ρ) (b, 4^n) for rotation matrices ``rot`` (b, n_rot, 2, 2)."""
+    if noise.device:
+        raise ValueError(f"noise device:{noise.device} is a qiskit-aer noise model (qnnscope.backends.device_noise); "
+                         f"the engine simulates the channels depolarizing, depolarizing_1q, depolarizing_2q, damping")
     rows, table = _program(s, noise)
     run = _run_kernel if kernel else _run_torch
     return run(s, _gate_matrices(s, rot), rows, table, noise.depolarizing_2q)
@@ -385,14 +404,15 @@ def _use_kernel(c: Compiled, theta: torch.Tensor, kernel: bool) -> bool:
 
 def density_matrices(
     circuit: Circuit, theta, choices=None, noise: NoiseModel = NOISELESS, device="cpu", dtype="complex64",
-    kernel: bool = True,
+    kernel: bool = True, offsets: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Final density matrices (S, 2^n, 2^n), wire 0 most significant; differentiable in ``theta``
-    when it requires grad; ``kernel=False`` forces the torch path on CPU."""
+    when it requires grad; ``kernel=False`` forces the torch path on CPU; ``offsets`` as for
+    :func:`expectation`."""
     s = _schedule(circuit, device, dtype)
     c = s.compiled
     theta, choices = engine.as_tensors(c, theta, choices)
-    rho = _vec_rho(s, rotation_matrices(c, theta, choices), noise, _use_kernel(c, theta, kernel))
+    rho = _vec_rho(s, rotation_matrices(c, theta, choices, offsets), noise, _use_kernel(c, theta, kernel))
     return rho.reshape(-1, 2**c.n, 2**c.n)
 
 
@@ -460,6 +480,10 @@ def aer_noise_model(noise: NoiseModel, basis_gates: Sequence[str] | None = None)
 
     from qnnscope.backends import qiskit_backend
 
+    if noise.device:
+        from qnnscope.backends import device_noise
+
+        return device_noise.noise_model(device_noise.backend(noise.device))
     if basis_gates is None:
         basis_gates = list(qiskit_backend.BASIS_GATES)
     standard = get_standard_gate_name_mapping()
