@@ -42,22 +42,11 @@ def backend(name: str):
     return ibm.resolve_backend(name)
 
 
-@cache
 def fake_backends() -> tuple[str, ...]:
     """Names of the fake backends (snake case: ``fake_manila``…) whose calibration data can be used."""
-    import re
+    from qnnscope.backends import ibm
 
-    from qiskit.providers import BackendV2
-    from qiskit_ibm_runtime import fake_provider
-
-    names = []
-    for cls_name in dir(fake_provider):
-        cls = getattr(fake_provider, cls_name)
-        if cls_name.startswith("Fake") and isinstance(cls, type) and issubclass(cls, BackendV2):
-            stem = re.sub(r"(?<!^)(?=[A-Z])", "_", cls_name.removesuffix("V2")).lower()
-            if stem.startswith("fake_") and stem != "fake_backend":
-                names.append(stem)
-    return tuple(sorted(set(names)))
+    return tuple(ibm.fake_backends())
 
 
 def noise_model(backend):

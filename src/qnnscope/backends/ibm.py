@@ -39,6 +39,7 @@ import os
 import re
 import warnings
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +75,27 @@ class JobsFailed(RuntimeError):
 
 # --- targets -------------------------------------------------------------------------------
 
-def fake_backend_class(name: str):
-    """The fake backend class named by ``name`` in snake or class form (``fake_manila``,
-    ``FakeManilaV2``, ``fake_sherbrooke``), or None."""
+@cache
+def fake_backends() -> dict[str, type]:
+    """Snake-case name (``fake_manila``) → fake backend class of ``qiskit_ibm_runtime.fake_provider``."""
     from qiskit.providers import BackendV2
     from qiskit_ibm_runtime import fake_provider
 
-    key = re.sub(r"[^a-z0-9]", "", name.lower()).removesuffix("v2")
+    out = {}
     for cls_name in dir(fake_provider):
         cls = getattr(fake_provider, cls_name)
-        if (cls_name.startswith("Fake") and isinstance(cls, type) and issubclass(cls, BackendV2)
-                and cls_name.lower().removesuffix("v2") == key):
-            return cls
-    return None
+        if cls_name.startswith("Fake") and isinstance(cls, type) and issubclass(cls, BackendV2):
+            snake = re.sub(r"(?<!^)(?=[A-Z])", "_", cls_name.removesuffix("V2")).lower()
+            if snake != "fake_backend":  # the abstract base class
+                out[snake] = cls
+    return dict(sorted(out.items()))
+
+
+def fake_backend_class(name: str):
+    """The fake backend class named by ``name`` in snake or class form (``fake_manila``,
+    ``FakeManilaV2``, ``fake_sherbrooke``), or None."""
+    key = re.sub(r"[^a-z0-9]", "", name.lower()).removesuffix("v2")
+    return next((cls for snake, cls in fake_backends().items() if snake.replace("_", "") == key), None)
 
 
 def is_local(name: str) -> bool:
