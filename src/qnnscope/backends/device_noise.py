@@ -106,19 +106,27 @@ def _with_readout(p: np.ndarray, physical: list[int], readout: dict[int, np.ndar
     return t.transpose(tuple(range(n - 1, -1, -1))).reshape(-1)
 
 
-def outcome_probabilities(isa_circuits: list, backend, dtype: str = "complex128", noise: bool = True,
-                          parameter_values: list[np.ndarray] | None = None) -> list[np.ndarray]:
-    """Exact outcome distributions (wire 0 most significant) of measured ISA circuits under
-    ``backend``'s noise model (``noise=False``: ideal, for checks).  With ``parameter_values``
-    (one (B, n_parameters) array per circuit, columns in ``circuit.parameters`` order) each
-    circuit is run for its B bindings and its entry is (B, 2^n); otherwise (2^n,)."""
+@cache
+def _simulator(backend, dtype: str, noise: bool):
+    """Aer's density-matrix simulator under ``backend``'s noise model (ideal without ``noise``)
+    and the model's readout matrices, built once per backend: building the model from the
+    calibration data takes longer than simulating a small circuit."""
     from qiskit_aer import AerSimulator
 
     from qnnscope.backends.qiskit_backend import PRECISION
 
     model = noise_model(backend) if noise else None
     readout = readout_matrices(model) if noise else {}
-    simulator = AerSimulator(method="density_matrix", noise_model=model, precision=PRECISION[dtype])
+    return AerSimulator(method="density_matrix", noise_model=model, precision=PRECISION[dtype]), readout
+
+
+def outcome_probabilities(isa_circuits: list, backend, dtype: str = "complex128", noise: bool = True,
+                          parameter_values: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Exact outcome distributions (wire 0 most significant) of measured ISA circuits under
+    ``backend``'s noise model (``noise=False``: ideal, for checks).  With ``parameter_values``
+    (one (B, n_parameters) array per circuit, columns in ``circuit.parameters`` order) each
+    circuit is run for its B bindings and its entry is (B, 2^n); otherwise (2^n,)."""
+    simulator, readout = _simulator(backend, dtype, noise)
     prepared = [_probability_circuit(c) for c in isa_circuits]
 
     def distribution(data, physical):  # save_probabilities: dense, little-endian over ``physical``

@@ -126,13 +126,18 @@ def measured_circuit(circuit, angles: np.ndarray, choice_row: np.ndarray):
     return qc
 
 
-def isa_circuits(circuits: list, backend, optimization_level: int = 1, seed_transpiler: int = 0) -> list:
-    """Circuits transpiled to the target's ISA (its basis gates, coupling map and layout)."""
+@cache
+def _pass_manager(backend, optimization_level: int, seed_transpiler: int):
     from qiskit.transpiler import generate_preset_pass_manager
 
-    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=backend,
-                                      seed_transpiler=seed_transpiler)
-    return pm.run(list(circuits))
+    return generate_preset_pass_manager(optimization_level=optimization_level, backend=backend,
+                                        seed_transpiler=seed_transpiler)
+
+
+def isa_circuits(circuits: list, backend, optimization_level: int = 1, seed_transpiler: int = 0) -> list:
+    """Circuits transpiled to the target's ISA (its basis gates, coupling map and layout); the
+    pass manager is built once per backend, level and seed."""
+    return _pass_manager(backend, optimization_level, seed_transpiler).run(list(circuits))
 
 
 def circuit_hash(isa, shots: int) -> str:
