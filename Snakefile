@@ -22,7 +22,7 @@ include: "workflow/rules/hardware.smk"
 
 
 # Aggregation, figures and HTML tables take seconds: on a cluster they run where snakemake runs.
-localrules: all, gradient_table, scaling_fits, table_html, figure_variance_vs_qubits, figure_variance_vs_depth, figure_global_vs_local
+localrules: all, gradient_table, scaling_fits, table_html, figure_gradients, figure_global_vs_local
 
 
 rule all:

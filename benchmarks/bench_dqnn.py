@@ -33,7 +33,7 @@ import torch  # noqa: E402
 
 from qnnscope import haar  # noqa: E402
 from qnnscope.models.dqnn import DQNN, draw, global_cost, run  # noqa: E402
-from qnnscope.models.generalisation import run_block  # noqa: E402
+from qnnscope.generalisation import run_block  # noqa: E402
 
 
 def engine_forward(net, theta, zero, target):

@@ -5,7 +5,7 @@ import torch
 
 from qnnscope.io import write_parquet
 from qnnscope.logs import job_log
-from qnnscope.models.generalisation import run_block
+from qnnscope.generalisation import run_block
 
 log = job_log(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -2,7 +2,7 @@
 
 from qnnscope.io import read_tables, write_parquet
 from qnnscope.logs import job_log
-from qnnscope.models.generalisation import summarize_runs
+from qnnscope.generalisation import summarize_runs
 
 log = job_log(snakemake.log[0])
 table = summarize_runs(read_tables(list(snakemake.input)), n_boot=snakemake.params.bootstrap, ci=snakemake.params.ci)

@@ -1,4 +1,5 @@
-"""Snakemake adapter: one gradient figure of one sweep (PNG and PDF, see workflow/rules/figures.smk)."""
+"""Snakemake adapter: gradient figures of one sweep, ``params.kinds`` (PNG and PDF each, see
+workflow/rules/figures.smk): one job draws them all, so their start-up is paid once."""
 
 from pathlib import Path
 
@@ -9,11 +10,11 @@ from qnnscope.plots import gradients as plots
 
 log = job_log(snakemake.log[0])
 table, fits = pd.read_parquet(snakemake.input.table), pd.read_parquet(snakemake.input.fits)
-sweep, kind = snakemake.wildcards.sweep, snakemake.params.kind
-if kind == "variance_vs_depth":
-    figure = plots.variance_vs_depth(table, sweep)
-else:
-    figure = getattr(plots, kind)(table, fits, sweep)
-stem = Path(snakemake.output.png).with_suffix("")
-for path in plots.save(figure, stem):
-    log.info("wrote %s", path)
+sweep = snakemake.wildcards.sweep
+for kind in snakemake.params.kinds:
+    if kind == "variance_vs_depth":
+        figure = plots.variance_vs_depth(table, sweep)
+    else:
+        figure = getattr(plots, kind)(table, fits, sweep)
+    for path in plots.save(figure, Path(snakemake.output[kind]).with_suffix("")):
+        log.info("wrote %s", path)

@@ -7,6 +7,7 @@ running: rerun later") and 4 for failed jobs (resubmitted only with hardware.res
 import logging
 import sys
 
+from qnnscope import hardware
 from qnnscope.backends import ibm
 from qnnscope.io import read_tables, write_parquet
 from qnnscope.logs import job_log
@@ -15,7 +16,7 @@ log = job_log(snakemake.log[0])
 for noisy in ("qiskit", "qiskit_ibm_runtime"):  # per-pass transpiler timings drown the job's own lines
     logging.getLogger(noisy).setLevel(logging.WARNING)
 if snakemake.rule == "hardware_table":
-    table = ibm.summarize(read_tables(list(snakemake.input)), n_boot=snakemake.params.bootstrap,
+    table = hardware.summarize(read_tables(list(snakemake.input)), n_boot=snakemake.params.bootstrap,
                           ci=snakemake.params.ci)
     write_parquet(table, snakemake.output[0])
     log.info("summarised %d hardware points into %d rows", len(snakemake.input), len(table))
@@ -31,7 +32,7 @@ except ibm.JobsPending as exc:
 except ibm.JobsFailed as exc:
     log.error("%s", exc)
     sys.exit(4)
-frame = ibm.estimates(counts, job["point"], job["samples"], job["seed"], isa=ibm.load_isa(snakemake.input.manifest))
+frame = hardware.estimates(counts, job["point"], job["samples"], job["seed"], isa=ibm.load_isa(snakemake.input.manifest))
 frame.insert(0, "sweep", job["sweep"])
 write_parquet(frame, snakemake.output.estimates)
 log.info("collected %d circuits from %d jobs; wrote %s", counts["circuit"].nunique(), counts["job_id"].nunique(),

@@ -9,6 +9,7 @@ manifest of a failed job, and with it the only record of jobs that are already p
 import logging
 from pathlib import Path
 
+from qnnscope import hardware
 from qnnscope.backends import ibm
 from qnnscope.logs import job_log
 
@@ -19,7 +20,7 @@ job = snakemake.params.job
 options = snakemake.config["hardware"]
 manifest = Path(snakemake.output.manifest)
 point = job["point"]
-circuits, tags = ibm.point_circuits(point, job["samples"], job["seed"])
+circuits, tags = hardware.point_circuits(point, job["samples"], job["seed"])
 log.info("%s: %d circuits x %d shots for %s", manifest.parent, len(circuits), job["shots"], job["backend"])
 try:
     record = ibm.submit(

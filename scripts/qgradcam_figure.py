@@ -1,6 +1,7 @@
-"""Snakemake adapter: one QGrad-CAM figure (overlays, saliency, t-SNE of a model group; metrics
-or training curves of a study)."""
+"""Snakemake adapter: QGrad-CAM figures ``params.figures``: overlays, saliency and t-SNE of a
+model group, or metrics and training curves of a study (PNG and PDF each, from one job)."""
 
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -11,26 +12,34 @@ from qnnscope.plots import qgradcam as plots
 from qnnscope.plots.gradients import save
 
 log = job_log(snakemake.log[0])
-figure_name = snakemake.wildcards.figure
-if figure_name == "metrics":
-    table = pd.read_parquet(snakemake.input.table[0])
-    figure = plots.metrics(table[table.name == snakemake.params.name])
-elif figure_name == "curves":
-    curves = {}
-    for path in snakemake.input.curves:
-        frame = pd.read_parquet(path)
-        curves[f"{frame.model.iloc[0]} (n = {frame.n.iloc[0]}, depth {frame.depth.iloc[0]})"] = frame
-    figure = plots.curves(curves)
-else:
+
+
+@cache
+def explanations() -> dict[str, pd.DataFrame]:
+    """Model → its explanations (read once for the overlays and the saliency figure)."""
+    return dict(zip(snakemake.params.models, map(pd.read_parquet, snakemake.input.explanations)))
+
+
+def draw(figure_name: str):
+    if figure_name == "metrics":
+        table = pd.read_parquet(snakemake.input.table[0])
+        return plots.metrics(table[table.name == snakemake.params.name])
+    if figure_name == "curves":
+        curves = {}
+        for path in snakemake.input.curves:
+            frame = pd.read_parquet(path)
+            curves[f"{frame.model.iloc[0]} (n = {frame.n.iloc[0]}, depth {frame.depth.iloc[0]})"] = frame
+        return plots.curves(curves)
     models = snakemake.params.models
-    explanations = dict(zip(models, map(pd.read_parquet, snakemake.input.explanations)))
     meta = read_metadata(snakemake.input.explanations[0])
     if figure_name == "overlays":
-        figure = plots.overlays(explanations, meta["classes"], meta["kind"])
-    elif figure_name == "saliency":
-        figure = plots.saliency(explanations, meta["classes"], meta["kind"])
-    else:
-        figure = plots.tsne(dict(zip(models, map(pd.read_parquet, snakemake.input.embeddings))),
-                            dict(zip(models, map(pd.read_parquet, snakemake.input.whitening))), meta["classes"])
-for path in save(figure, Path(snakemake.output.png).with_suffix("")):
-    log.info("wrote %s", path)
+        return plots.overlays(explanations(), meta["classes"], meta["kind"])
+    if figure_name == "saliency":
+        return plots.saliency(explanations(), meta["classes"], meta["kind"])
+    return plots.tsne(dict(zip(models, map(pd.read_parquet, snakemake.input.embeddings))),
+                      dict(zip(models, map(pd.read_parquet, snakemake.input.whitening))), meta["classes"])
+
+
+for figure_name in snakemake.params.figures:
+    for path in save(draw(figure_name), Path(snakemake.output[figure_name]).with_suffix("")):
+        log.info("wrote %s", path)

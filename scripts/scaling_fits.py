@@ -1,7 +1,7 @@
 """Snakemake adapter: results/tables/gradients.parquet → results/tables/scaling_fits.parquet."""
 
 
-from qnnscope.gradients import fit
+from qnnscope.gradients.summary import fit
 from qnnscope.io import read_tables, write_parquet
 from qnnscope.logs import job_log
 

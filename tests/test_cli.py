@@ -15,7 +15,7 @@ from qnnscope.backends import get_backend
 from qnnscope.circuits import build
 from qnnscope.cli import main
 from qnnscope.costs import make_cost
-from qnnscope.gradients import GradientPoint
+from qnnscope.gradients.point import GradientPoint
 
 POINT_COLUMNS = ["model", "ansatz", "n_qubits", "depth", "cost_function", "init", "sigma", "identity_block", "backend", "dtype", "method"]
 SHARD_COLUMNS = ["chunk", "sample", "param_index", "param_layer", "param_wire", "grad", "cost"]

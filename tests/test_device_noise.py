@@ -17,8 +17,10 @@ from qiskit_ibm_runtime.fake_provider import FakeKolkataV2, FakeManilaV2
 from qnnscope import sampling
 from qnnscope.backends import device_noise, ibm
 from qnnscope.backends.qiskit_backend import op_angles
-from qnnscope.gradients import GradientPoint, compute, transpile_seed, validate
-from qnnscope.shots import shot_variances
+from qnnscope.gradients.evaluate import compute, validate
+from qnnscope.gradients.point import GradientPoint
+from qnnscope.gradients.vqc import transpile_seed
+from qnnscope.backends.shots import shot_variances
 from qnnscope.sim import engine
 from qnnscope.sim.noise import NoiseModel, parse_noise
 

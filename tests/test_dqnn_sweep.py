@@ -5,16 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qnnscope.gradients import GradientPoint, compute, validate
+from qnnscope.gradients.evaluate import compute, validate
+from qnnscope.gradients.point import GradientPoint
 from qnnscope.models import dqnn, training
 from test_variance_exact import assert_matches
 
 
 def point(n, cost, layers=1, **kw) -> GradientPoint:
     widths = "-".join([str(n)] * (layers + 1))
-    return GradientPoint("local1", n, layers, cost=cost, model="dqnn", widths=widths, data="zero", pairs=1,
-                         dtype="complex128") if not kw else GradientPoint(
-        kw.pop("ansatz", "local1"), n, layers, cost=cost, model="dqnn", widths=widths, dtype="complex128", **kw)
+    if not kw:
+        return GradientPoint("local1", n, layers, cost=cost, model="dqnn", dtype="complex128",
+                             options={"widths": widths, "data": "zero", "pairs": 1})
+    options = {"widths": widths} | {k: kw.pop(k) for k in ("data", "pairs") if k in kw}
+    return GradientPoint(kw.pop("ansatz", "local1"), n, layers, cost=cost, model="dqnn", dtype="complex128",
+                         options=options, **kw)
 
 
 @pytest.mark.parametrize("cost", ["global", "local"])
@@ -68,10 +72,12 @@ def test_dqnn_shards_carry_the_architecture():
     ],
 )
 def test_bad_dqnn_points_are_refused_naming_the_key(change, key):
-    base = {"ansatz": "local1", "n_qubits": 2, "depth": 1, "cost": "global", "model": "dqnn", "widths": "2-2",
-            "data": "zero", "pairs": 1}
+    base = {"ansatz": "local1", "n_qubits": 2, "depth": 1, "cost": "global", "model": "dqnn"}
+    options = {"widths": "2-2", "data": "zero", "pairs": 1}
+    fields = {k: v for k, v in change.items() if k not in options}
+    options |= {k: v for k, v in change.items() if k in options}
     with pytest.raises(ValueError, match=rf"^x\.{key}"):
-        validate(GradientPoint(**(base | change)), 10, prefix="x.")
+        validate(GradientPoint(**(base | fields), options=options), 10, prefix="x.")
 
 
 @pytest.mark.parametrize("ansatz, data", [("deep2", "zero"), ("local2", "product"), ("local1", "product")])

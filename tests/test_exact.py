@@ -11,7 +11,8 @@ import pytest
 from scipy import integrate, special
 
 from qnnscope import exact
-from qnnscope.gradients import GradientPoint, compute
+from qnnscope.gradients.evaluate import compute
+from qnnscope.gradients.point import GradientPoint
 
 
 def test_two_design_variance_has_the_design_numbers():

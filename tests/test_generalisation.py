@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from qnnscope import haar
-from qnnscope.models.generalisation import (
+from qnnscope.generalisation import (
     experiment_seeds,
     optimal_test_fidelity,
     run_block,

@@ -9,7 +9,9 @@ import pytest
 
 from qnnscope import sampling
 from qnnscope.circuits import build
-from qnnscope.gradients import GradientPoint, compute, summarize
+from qnnscope.gradients.evaluate import compute
+from qnnscope.gradients.point import GradientPoint
+from qnnscope.gradients.summary import summarize
 
 BASE = GradientPoint("mcclean", 3, 2, "global", dtype="complex128", params="all")
 
@@ -131,7 +133,7 @@ def test_fit_recovers_the_slope_and_splits_groups_only_when_a_qubit_count_repeat
     import numpy as np
     import pandas as pd
 
-    from qnnscope.gradients import fit
+    from qnnscope.gradients.summary import fit
 
     n = np.array([4, 6, 8, 10])
     base = {"model": "vqc", "ansatz": "rx_product", "cost_function": "global", "init": "uniform", "sigma": None,

@@ -7,6 +7,11 @@ import json
 import logging
 import math
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +19,9 @@ from qiskit import QuantumCircuit, qpy
 from qiskit_ibm_runtime import SamplerV2
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
+from qnnscope import hardware
 from qnnscope.backends import ibm
-from qnnscope.gradients import GradientPoint
+from qnnscope.gradients.point import GradientPoint
 
 BACKEND = "fake_manila"
 ANGLES = (0.0, math.pi / 3, math.pi / 2, 2 * math.pi / 3, math.pi)
@@ -104,9 +110,11 @@ def test_a_second_submit_returns_the_manifest_and_submits_nothing(tmp_path, subm
 
 
 def test_budget_guard_refuses_before_anything_is_submitted(tmp_path, submissions):
-    with pytest.raises(ibm.BudgetExceeded, match=r"hardware\.max_jobs: this needs 3 jobs, over the limit 2"):
+    with pytest.raises(ibm.BudgetExceeded, match=r"hardware\.max_jobs: .* records 0 jobs and this needs 3 more, "
+                                                 r"over the limit 2"):
         submit(tmp_path, max_jobs=2)
-    with pytest.raises(ibm.BudgetExceeded, match=r"hardware\.max_shots: this needs 10000 shots, over the limit 9999"):
+    with pytest.raises(ibm.BudgetExceeded, match=r"hardware\.max_shots: .* records 0 shots and this needs 10000 "
+                                                 r"more, over the limit 9999"):
         submit(tmp_path, max_shots=9999)
     assert submissions == [] and not (tmp_path / "manifest.json").exists()
 
@@ -141,10 +149,10 @@ def test_gradient_point_estimates_follow_the_device_noise_model(tmp_path):
     predicted shot noise (z-scores of mean 0, variance 1), and closer than around the exact ones."""
     point = GradientPoint("mcclean", 2, 2, "zz", dtype="complex128")
     samples = 60
-    circuits, tags = ibm.point_circuits(point, samples, base_seed=3)
+    circuits, tags = hardware.point_circuits(point, samples, base_seed=3)
     assert len(circuits) == 3 * samples  # unshifted, +π/2, −π/2 of every draw (one Z setting)
     ibm.submit(tmp_path / "manifest.json", circuits, BACKEND, 4000, tags=tags, pubs_per_job=200, seed_simulator=2)
-    table = ibm.estimates(ibm.collect(tmp_path / "manifest.json"), point, samples, base_seed=3,
+    table = hardware.estimates(ibm.collect(tmp_path / "manifest.json"), point, samples, base_seed=3,
                           isa=ibm.load_isa(tmp_path / "manifest.json"))
     assert len(table) == samples and (table["backend"] == "fake_manila").all()
     slope = np.polyfit(table["grad_exact"], table["grad"], 1)[0]
@@ -152,7 +160,7 @@ def test_gradient_point_estimates_follow_the_device_noise_model(tmp_path):
     z = (table["grad"] - table["grad_noisy"]) / np.sqrt(table["grad_shot_var"])
     assert abs(z.mean()) < 4 / np.sqrt(samples) and 0.6 < z.var() < 1.5, (z.mean(), z.var())
     assert np.mean((table["grad"] - table["grad_noisy"]) ** 2) < 0.2 * np.mean((table["grad"] - table["grad_exact"]) ** 2)
-    summary = ibm.summarize(table, n_boot=200)
+    summary = hardware.summarize(table, n_boot=200)
     assert summary["grad_var_expected"].iloc[0] == pytest.approx(
         np.var(table["grad_noisy"], ddof=1) + table["grad_shot_var"].mean(), rel=1e-12)
 
@@ -286,3 +294,100 @@ def test_an_interrupted_submission_resumes_with_the_circuits_that_have_no_job(tm
     # the first job ran in the interrupted process: its local results are gone, and said so
     with pytest.raises(ibm.JobsFailed, match=f"job {partial['jobs'][0]['job_id']}: LOST"):
         ibm.collect(tmp_path / "manifest.json")
+
+
+# --- exactly once: the ledger ---------------------------------------------------------------
+
+SUBMITTER = """
+import json, math, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import test_hardware as th
+from qnnscope.backends import ibm
+tmp = Path(sys.argv[1])
+record = ibm.submit(tmp / "manifest.json", th.ry_circuits(), th.BACKEND, 2000, pubs_per_job=1, seed_simulator=11,
+                    max_jobs=50, ledger=tmp / "ledger.jsonl")
+print(json.dumps([j["job_id"] for j in record["jobs"]]))
+"""
+
+
+def _ledger(tmp_path) -> list[dict]:
+    path = tmp_path / "ledger.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _submitter(tmp_path):
+    code = SUBMITTER.format(tests=str(Path(__file__).parent))
+    return subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _assert_each_circuit_submitted_once(tmp_path, n_circuits=len(ANGLES)):
+    ledger = _ledger(tmp_path)
+    circuits = sorted(c for r in ledger for c in r["circuits"])
+    assert circuits == list(range(n_circuits)), ledger
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["complete"] and sorted(j["job_id"] for j in manifest["jobs"]) == sorted(r["job_id"] for r in ledger)
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_concurrent_submitters_submit_every_circuit_once(tmp_path, trial):
+    """Two processes submit the same point at once (two `snakemake` runs): the lock serialises
+    them, the second finds the first's jobs and submits nothing."""
+    procs = [_submitter(tmp_path) for _ in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    ids = [json.loads(out) for out, _ in outputs]
+    assert ids[0] == ids[1] and len(ids[0]) == len(ANGLES)
+    _assert_each_circuit_submitted_once(tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("after_jobs", [0, 1, 3])
+def test_a_killed_submitter_then_a_rerun_submits_nothing_twice(tmp_path, sig, after_jobs):
+    """Kill the submitting process once the ledger holds ``after_jobs`` jobs (or before any),
+    delete the manifest as Snakemake's cleanup of the killed job would, and rerun."""
+    proc = _submitter(tmp_path)
+    deadline = time.monotonic() + 300
+    while len(_ledger(tmp_path)) < after_jobs and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    before = _ledger(tmp_path)
+    assert len(before) >= after_jobs
+    (tmp_path / "manifest.json").unlink(missing_ok=True)
+    rerun = _submitter(tmp_path)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    _assert_each_circuit_submitted_once(tmp_path)
+    assert _ledger(tmp_path)[: len(before)] == before  # what was recorded stays, nothing is submitted again
+
+
+def test_a_deleted_manifest_is_rebuilt_from_the_ledger_without_resubmitting(tmp_path, submissions):
+    first = submit(tmp_path)
+    (tmp_path / "manifest.json").unlink()  # `--forceall` or Snakemake's cleanup of a failed job
+    again = submit(tmp_path)
+    assert len(submissions) == 3
+    assert [j["job_id"] for j in again["jobs"]] == [j["job_id"] for j in first["jobs"]]
+    counts = ibm.collect(tmp_path / "manifest.json")  # the local results beside it were kept
+    assert (counts.groupby("circuit")["count"].sum() == 2000).all()
+
+
+def test_a_ledger_job_for_other_circuits_is_refused(tmp_path, submissions):
+    submit(tmp_path)
+    (tmp_path / "manifest.json").unlink()
+    with pytest.raises(ValueError, match="ledger records job .* for other circuits"):
+        ibm.submit(tmp_path / "manifest.json", ry_circuits()[::-1], BACKEND, 2000, pubs_per_job=2,
+                   seed_simulator=11, ledger=tmp_path / "ledger.jsonl")
+    assert len(submissions) == 3
+
+
+def test_the_budget_counts_the_jobs_already_in_the_ledger(tmp_path, submissions):
+    submit(tmp_path)  # 3 jobs, 10 000 shots recorded
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(ibm.BudgetExceeded, match=r"hardware\.max_jobs: .*ledger\.jsonl already records 3 jobs and "
+                                                 r"this needs 3 more, over the limit 5"):
+        ibm.submit(other / "manifest.json", ry_circuits(), BACKEND, 2000, pubs_per_job=2, max_jobs=5,
+                   ledger=tmp_path / "ledger.jsonl")
+    assert len(submissions) == 3 and not (other / "manifest.json").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -10,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from qnnscope.gradients import GradientPoint, shard_is_current, write_shard
+from qnnscope.gradients.point import GradientPoint
+from qnnscope.gradients.shards import shard_is_current, write_shard
 from qnnscope.io import atomic_output, read_metadata, write_html_table
 
 POINT = GradientPoint("rx_product", 3, 1, cost="local")
@@ -26,13 +29,35 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
 
 
+def _dead_pid() -> int:
+    """The PID of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
-    (tmp_path / ".t.txt.abc123.tmp").write_text("left by SIGKILL")
-    (tmp_path / ".other.txt.abc123.tmp").write_text("another target's: kept")
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", platform.node())
+    dead = f".t.txt.{host}-{_dead_pid()}.abc123.tmp"
+    (tmp_path / dead).write_text("left by SIGKILL")
+    (tmp_path / f".other.txt.{host}-{_dead_pid()}.abc123.tmp").write_text("another target's: kept")
     with atomic_output(tmp_path / "t.txt") as tmp:
         Path(tmp).write_text("new")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.txt.abc123.tmp", "t.txt"]
+    assert dead not in {p.name for p in tmp_path.iterdir()}
+    assert sorted(p.name for p in tmp_path.iterdir())[-1] == "t.txt" and len(list(tmp_path.iterdir())) == 2
     assert (tmp_path / "t.txt").read_text() == "new"
+
+
+def test_a_concurrent_writers_temporary_survives_another_write_of_the_same_file(tmp_path):
+    """Two runs writing one target: neither deletes the other's temporary file mid-write."""
+    target = tmp_path / "t.txt"
+    with atomic_output(target) as first:
+        Path(first).write_text("first")
+        with atomic_output(target) as second:
+            Path(second).write_text("second")
+        assert Path(first).read_text() == "first"
+    assert target.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.txt"]
 
 
 def test_a_shard_is_current_only_for_its_own_point_chunk_samples_and_seed(tmp_path):

@@ -17,7 +17,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from qnnscope import landscapes as ls
-from qnnscope.gradients import GradientPoint
+from qnnscope.gradients.point import GradientPoint
 from qnnscope.plots import landscapes as pl
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -81,8 +81,8 @@ def test_landscape_study_end_to_end(tmp_path):
     assert (figures / "trained/cross_sections__trained__pca.png").stat().st_size > 0
     assert (tmp_path / "results/tables/landscapes.html").exists()
     logs = tmp_path / "results/logs"
-    assert len(list((logs / "landscapes").rglob("grid.log"))) == 7
-    assert len(list((logs / "landscapes").rglob("metrics.log"))) == 7
+    scans = list((logs / "landscapes").rglob("scan.log"))  # one job per scan: its grid, then its metrics
+    assert len(scans) == 7 and all("plateau fraction" in log.read_text() for log in scans)
 
     again = run(tmp_path, STUDY, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -189,7 +189,7 @@ def test_segment_axis_holds_both_ends(resolution, extent):
 def test_identity_centre_is_the_identity_circuit():
     # Grant et al.: each block followed by its mirror with negated angles, so hea (no fixed
     # pre-layer) at the identity centre leaves |0…0⟩ alone: both costs 0, a minimum
-    from qnnscope.gradients import GradientPoint
+    from qnnscope.gradients.point import GradientPoint
 
     for cost in ("global", "local"):
         point = GradientPoint("hea", 4, 2, cost=cost, init="identity_block", identity_block=1, dtype="complex128")

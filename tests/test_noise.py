@@ -15,13 +15,8 @@ from qnnscope.circuits.description import Circuit, Op
 from qnnscope.costs import Observable, make_cost
 from qnnscope.sampling import draw
 from qnnscope.sim import engine
-from qnnscope.sim.noise import (
-    NoiseModel,
-    aer_expectation,
-    aer_noise_model,
-    density_matrices,
-    expectation,
-)
+from qnnscope.backends.qiskit_backend import aer_expectation, aer_noise_model
+from qnnscope.sim.noise import NoiseModel, density_matrices, expectation
 
 F64 = "complex128"
 

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from qnnscope import stats
-from qnnscope.gradients import GradientPoint, compute, validate
+from qnnscope.gradients.evaluate import compute, validate
+from qnnscope.gradients.point import GradientPoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

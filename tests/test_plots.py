@@ -12,7 +12,7 @@ import pytest
 from matplotlib.colors import same_color
 
 from qnnscope import exact
-from qnnscope.gradients import fit, summarize
+from qnnscope.gradients.summary import fit, summarize
 from qnnscope.plots import gradients as pg
 
 

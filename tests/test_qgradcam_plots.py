@@ -163,7 +163,8 @@ def _table() -> pd.DataFrame:
             for method in methods:
                 lo, mean, hi = np.sort(rng.random(3))
                 rows.append({"name": "demo", "dataset": "digits", "kind": "image", "model": model, "n": 4, "depth": 2,
-                             "test_accuracy": accuracy, "method": method, "metric": metric, "mean": mean, "lo": lo,
+                             "test_accuracy": accuracy, "method": method, "metric": metric,
+                             "higher_is_better": metric == "pointing_game", "mean": mean, "lo": lo,
                              "hi": hi, "n_samples": 40, "ci": 0.95})
     return pd.DataFrame(rows)
 
@@ -175,6 +176,9 @@ def test_metric_bars_and_their_ci_are_the_tables_mean_lo_and_hi():
     assert [ax.get_title(loc="left") for ax in panels] == [
         "deletion AUC\n(lower is better)", "pointing game\n(higher is better)",
         "randomisation Spearman ρ\n(lower is better: the map depends on the VQC weights)"]
+    untold = pq.metrics(table.drop(columns="higher_is_better"))  # a table that does not say: no direction claimed
+    assert [ax.get_title(loc="left") for ax in untold.axes if ax.get_visible() and _gid(ax, "bar")] == [
+        "deletion AUC", "pointing game", "randomisation Spearman ρ"]
     for ax, metric in zip(panels, ("deletion_auc", "pointing_game", "randomisation_spearman")):
         rows = table[table["metric"] == metric]
         bars = rows[rows["method"] != "random"]

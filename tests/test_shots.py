@@ -14,12 +14,8 @@ from qnnscope.circuits import Circuit, Op, build
 from qnnscope.costs import make_cost
 from qnnscope.exact import gradient_variance
 from qnnscope.sampling import draw
-from qnnscope.shots import (
-    measurement_settings,
-    shot_gradients,
-    shot_noise_excess,
-    shot_variances,
-)
+from qnnscope.backends.shots import shot_gradients, shot_noise_excess, shot_variances
+from qnnscope.sim.shots import measurement_settings
 from qnnscope.sim import engine
 from qnnscope.stats import summarize
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qnnscope.gradients import GradientPoint, compute
+from qnnscope.gradients.evaluate import compute
+from qnnscope.gradients.point import GradientPoint
 
 
 def variance_and_se(values: np.ndarray) -> tuple[float, float]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -41,9 +43,26 @@ def shards(study: Path) -> list[Path]:
 
 
 def job_counts(dry_run_stdout: str) -> dict[str, int]:
-    """Rule → job count from the stats table of `snakemake -n --quiet rules`."""
+    """Rule → job count from the stats table of `snakemake -n` (with or without `--quiet rules`)."""
     rows = (line.split() for line in dry_run_stdout.splitlines())
     return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def scheduled_batches(dry_run_stdout: str) -> list[str]:
+    """`{sweep}/{batch}` of every gradient_batch job a `snakemake -n` (not quiet) would run."""
+    batches, rule = [], None
+    for line in dry_run_stdout.splitlines():
+        if line.rstrip().endswith(":") and "rule " in line:
+            rule = line.split()[-1].rstrip(":")
+        elif rule == "gradient_batch" and line.strip().startswith("wildcards:"):
+            wildcards = dict(item.split("=", 1) for item in line.split(":", 1)[1].strip().split(", "))
+            batches.append(f"{wildcards['sweep']}/{wildcards['batch']}")
+    return sorted(batches)
+
+
+def batch_logs(study: Path, prefix: str) -> list[Path]:
+    """Logs of the batch jobs whose id starts with ``prefix`` (``tiny__n2__part1``: any hash)."""
+    return sorted((study / "results/logs/batches").glob(f"{prefix}__*.log"))
 
 
 def fingerprint(paths) -> dict[Path, tuple[int, bytes]]:
@@ -83,17 +102,25 @@ def test_tiny_study_runs_end_to_end_and_matches_the_exact_variances(tiny_study, 
     assert set(fits["cost_function"]) == {"global", "local"}
     assert len(shards(tmp_path)) == 3 * 2 * 2
     # every job wrote its log: batches of n = 2, 3 (4 shards each in parts of 3 and 1), the four
-    # one-shard jobs of n = 4, two tables, their HTML renderings and three figures
+    # one-shard jobs of n = 4, two tables, their HTML renderings and the figures (one job for
+    # variance against qubits and depth, one for global vs local)
     logs = {p.relative_to(tmp_path / "results/logs").as_posix() for p in (tmp_path / "results/logs").rglob("*.log")}
-    assert {"batches/tiny__n2__part0.log", "batches/tiny__n2__part1.log", "batches/tiny__n3__part0.log",
-            "batches/tiny__n3__part1.log", "aggregate/gradients.log", "aggregate/scaling_fits.log",
-            "tables/gradients_html.log", "tables/scaling_fits_html.log"} <= logs
+    for part in ("n2__part0", "n2__part1", "n3__part0", "n3__part1"):
+        assert len(batch_logs(tmp_path, f"tiny__{part}")) == 1, part
+    assert len([log for log in logs if log.startswith("batches/")]) == 4
+    assert {"aggregate/gradients.log", "aggregate/scaling_fits.log", "tables/gradients_html.log",
+            "tables/scaling_fits_html.log", "figures/gradients/tiny/variance.log",
+            "figures/gradients/tiny/global_vs_local.log"} <= logs
     assert sum(log.startswith("gradients/tiny/ansatz~rx_product/n~4/") for log in logs) == 4
+    # each batch's manifest lists its shards: together, the twelve shards of n = 2, 3
+    manifests = sorted((tmp_path / "results/shards/gradients/tiny/batches").glob("*.json"))
+    listed = [path for m in manifests for path in json.loads(m.read_text())["shards"]]
+    assert len(manifests) == 4 and len(listed) == len(set(listed)) == 2 * 2 * 2 * 2
+    assert all((tmp_path / path).is_file() and "/n~4/" not in path for path in listed)
     figures = tmp_path / "results/figures/gradients/tiny"
     for name in ("variance_vs_qubits", "variance_vs_depth", "global_vs_local"):
         assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (figures / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
-        assert f"figures/gradients/tiny/{name}.log" in logs
     html = (tmp_path / "results/tables/scaling_fits.html").read_text()
     assert all(f"<td>{cost}</td>" in html for cost in ("global", "local"))
 
@@ -109,13 +136,15 @@ def test_adding_qubit_counts_schedules_only_the_new_points(tiny_study, tmp_path)
     tmp_path = copy_of(tiny_study, tmp_path)
     bigger = yaml.safe_load(yaml.safe_dump(TINY))
     bigger["gradients"][0]["qubits"] += [1, 5]  # n = 1 is batched, n = 5 is not
-    dry = run(tmp_path, bigger, "-n", "--quiet", "rules")
+    dry = run(tmp_path, bigger, "-n")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     counts = job_counts(dry.stdout)
     assert counts.pop("gradient_shard") == 2 * 2  # two costs x two chunks of n = 5
-    assert counts.pop("gradient_batch__tiny__n1__part0") == 1 and counts.pop("gradient_batch__tiny__n1__part1") == 1
+    # n = 1's two batches and nothing of n = 2, 3, which are done
+    assert counts.pop("gradient_batch") == 2
+    assert [batch.split("__")[:2] for batch in scheduled_batches(dry.stdout)] == [
+        ["tiny/n1", "part0"], ["tiny/n1", "part1"]]
     assert counts.pop("gradient_table") == 1 and counts.pop("scaling_fits") == 1
-    assert not [rule for rule in counts if rule.startswith("gradient_batch")]  # n = 2, 3 are done
 
 
 def test_raising_samples_adds_chunks_and_keeps_finished_shards(tiny_study, tmp_path):
@@ -123,18 +152,48 @@ def test_raising_samples_adds_chunks_and_keeps_finished_shards(tiny_study, tmp_p
     before = fingerprint(shards(tmp_path))
     more = yaml.safe_load(yaml.safe_dump(TINY))
     more["gradients"][0]["samples"] = 6000  # a third chunk per point
-    dry = run(tmp_path, more, "-n", "--quiet", "rules")
+    dry = run(tmp_path, more, "-n")
     counts = job_counts(dry.stdout)
-    # chunk-major batches [c0 global, c0 local, c1 global], [c1 local, c2 global, c2 local]: only part 1 grows
+    # chunk-major batches [c0 global, c0 local, c1 global], [c1 local, c2 global, c2 local]: only
+    # part 1 grows, which gives it a new id (a new job); part 0 keeps its id and is done
     assert counts.pop("gradient_shard") == 2  # chunk 2 of n = 4
-    assert {rule for rule in counts if rule.startswith("gradient_batch")} == {
-        "gradient_batch__tiny__n2__part1", "gradient_batch__tiny__n3__part1"}
+    assert counts.pop("gradient_batch") == 2
+    grown = scheduled_batches(dry.stdout)
+    assert [batch.split("__")[:2] for batch in grown] == [["tiny/n2", "part1"], ["tiny/n3", "part1"]]
+    assert not set(grown) & {f"tiny/{log.stem.removeprefix('tiny__')}" for log in batch_logs(tmp_path, "tiny")}
     done = run(tmp_path, more)
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(shards(tmp_path)) == 3 * 2 * 3
     assert fingerprint(before) == before  # finished shards were kept, not recomputed
     assert (pd.read_parquet(tmp_path / "results/tables/gradients.parquet")["n_samples"] == 6000).all()
-    assert "kept" in (tmp_path / "results/logs/batches/tiny__n2__part1.log").read_text()
+    new_log = [log for log in batch_logs(tmp_path, "tiny__n2__part1") if f"tiny/{log.stem.removeprefix('tiny__')}" in grown]
+    assert len(new_log) == 1 and "kept" in new_log[0].read_text()
+
+
+def test_a_deleted_shard_of_a_finished_batch_reruns_that_batch_and_the_table(tiny_study, tmp_path):
+    tmp_path = copy_of(tiny_study, tmp_path)
+    manifest = sorted((tmp_path / "results/shards/gradients/tiny/batches").glob("n3__part0__*.json"))[0]
+    lost = tmp_path / json.loads(manifest.read_text())["shards"][1]
+    table = tmp_path / "results/tables/gradients.parquet"
+    before = fingerprint([p for p in shards(tmp_path) if p != lost] + [table])
+    lost.unlink()
+    dry = run(tmp_path, TINY, "-n")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    # the batch's manifest no longer stands for its shards: removed, with a message naming the shard
+    assert f"its shard {lost.relative_to(tmp_path)} is missing" in dry.stderr and not manifest.exists()
+    counts = job_counts(dry.stdout)
+    assert scheduled_batches(dry.stdout) == [f"tiny/{manifest.stem}"] and counts.pop("gradient_batch") == 1
+    assert counts.pop("gradient_table") == 1 and "gradient_shard" not in counts
+    done = run(tmp_path, TINY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lost.is_file() and manifest.is_file()
+    after = fingerprint(before)
+    assert after[table] != before.pop(table)  # the table was written again, from every shard
+    assert {p: after[p] for p in before} == before  # no other shard was recomputed
+    log = (tmp_path / f"results/logs/batches/tiny__{manifest.stem}.log").read_text()
+    assert log.count("kept") == 2 and f"wrote {lost.relative_to(tmp_path)}" in log
+    columns = ["n_qubits", "cost_function", "n_samples", "grad_var"]  # the same values, recomputed
+    assert pd.read_parquet(table)[columns].equals(pd.read_parquet(tiny_study / "results/tables/gradients.parquet")[columns])
 
 
 def test_a_killed_run_resumes_without_recomputing_finished_shards(tmp_path):
@@ -183,6 +242,23 @@ def test_the_default_config_dry_runs():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_default_config_has_one_rule_per_step(tmp_path):
+    listed = subprocess.run([*SNAKEMAKE, "--directory", str(ROOT), "--list-rules"], capture_output=True, text=True,
+                            timeout=300)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    # one line per rule, `name (docstring…`, the docstring's further lines indented
+    rules = [line.split()[0] for line in listed.stdout.splitlines() if line.strip() and not line[0].isspace()]
+    assert len(rules) == len(set(rules)) and {"gradient_batch", "gradient_shard", "gradient_table"} <= set(rules)
+    assert not [rule for rule in rules if "__" in rule]  # nothing generated per batch
+    # the default study's DAG (in a fresh directory: everything to do) has only these rules
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    graph = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--rulegraph"], capture_output=True, text=True,
+                           timeout=300)
+    assert graph.returncode == 0, graph.stdout + graph.stderr
+    nodes = set(re.findall(r'label = "([^"]+)"', graph.stdout))
+    assert "gradient_batch" in nodes and nodes <= set(rules)
+
+
 def test_a_ten_thousand_point_config_dry_runs(tmp_path):
     block = {"name": "big", "ansatz": "rx_product", "qubits": list(range(2, 27)), "depths": list(range(1, 51)),
              "costs": ["global", "local"], "inits": ["uniform", "uniform_sym", "uniform_half", "normal"],
@@ -192,6 +268,5 @@ def test_a_ten_thousand_point_config_dry_runs(tmp_path):
     counts = job_counts(done.stdout)
     # n ≤ 10 (batch.max_qubits): 9 x 400 shards in batches of 100; n = 11…26: one job per shard
     assert counts.pop("gradient_shard") == 16 * 400
-    assert sorted(rule for rule in counts if rule.startswith("gradient_batch")) == sorted(
-        f"gradient_batch__big__n{n}__part{k}" for n in range(2, 11) for k in range(4))
+    assert counts.pop("gradient_batch") == 9 * 4
     assert not (tmp_path / "results").exists()

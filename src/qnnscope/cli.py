@@ -6,7 +6,8 @@
     qnnscope fit table.parquet --out fits.parquet
 
 Every option is checked before any work starts; a bad value exits with status 2 and a message
-naming the option, the value and what is allowed, and writes no file.
+naming the option, the value and what is allowed, and writes no file.  Arguments are parsed
+before anything heavy is imported: ``qnnscope --help`` never loads the engine.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import logging
 import sys
 
 from qnnscope import __version__
-from qnnscope.gradients import GradientPoint, fit, summarize, validate, write_shard
-from qnnscope.io import read_tables, write_parquet
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fit(args: argparse.Namespace) -> None:
+    from qnnscope.gradients.summary import fit
+    from qnnscope.io import read_tables, write_parquet
+
     fits = fit(read_tables([args.table]), ci=args.ci)
     write_parquet(fits, args.out)
     shown = ["ansatz", "cost_function", "depths", "param_index", "best_fit", "exp_b", "exp_b_lo", "exp_b_hi", "poly_b"]
@@ -64,6 +66,10 @@ def _fit(args: argparse.Namespace) -> None:
 
 
 def _gradients(args: argparse.Namespace) -> None:
+    from qnnscope.gradients.evaluate import validate
+    from qnnscope.gradients.point import GradientPoint
+    from qnnscope.gradients.shards import write_shard
+
     point = GradientPoint(
         ansatz=args.ansatz,
         n_qubits=args.qubits,
@@ -87,6 +93,9 @@ def _gradients(args: argparse.Namespace) -> None:
 def _summarize(args: argparse.Namespace) -> None:
     if args.bootstrap < 100:
         raise ValueError(f"--bootstrap: must be >= 100 resamples, got {args.bootstrap}")
+    from qnnscope.gradients.summary import summarize
+    from qnnscope.io import read_tables, write_parquet
+
     table = summarize(read_tables(args.shards), n_boot=args.bootstrap, ci=args.ci)
     write_parquet(table, args.out)
 

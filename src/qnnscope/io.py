@@ -10,6 +10,7 @@ import glob
 import json
 import os
 import platform
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,17 +39,31 @@ def provenance(backend: str, dtype: str, device: str, seed: int | None, wall_tim
     }
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; when the block finishes, give the file the usual
     permissions (mkstemp makes it 0600; results are shared files) and rename it to ``path``.  If
-    the block raises, the temporary file is removed and ``path`` is untouched.  Temporary files
-    that a killed writer of the same ``path`` left behind are removed first."""
+    the block raises, the temporary file is removed and ``path`` is untouched.  Temporary names
+    carry the writer's host and PID: temporary files of the same ``path`` that a killed writer on
+    this host left behind are removed first, never those of a writer that is still running."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", platform.node())
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.{glob.escape(host)}-*.tmp"):
+        pid = stale.name[len(f".{path.name}.{host}-"):].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{host}-{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield tmp

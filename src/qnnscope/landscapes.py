@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    import torch
 
 DIRECTIONS = ("random", "hessian", "pca", "segment", "halves", "axes")
 """Direction kinds of a scan: random (normalised, two independent draws in 2D), the Hessian's
@@ -96,6 +98,8 @@ class Objective:
 
     def evaluate(self, theta, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Costs (B,) and gradients (B, P) at every row of ``theta``, in batches of ``block``."""
+        import torch
+
         theta = torch.as_tensor(np.asarray(theta, dtype=np.float64))
         costs, grads = np.empty(len(theta)), np.empty((len(theta), self.n_params))
         for lo in tqdm(range(0, len(theta), self.block), desc=self.name, disable=not progress):
@@ -116,6 +120,8 @@ class Objective:
 
 def vqc_objective(circuit, observable, choices=None, dtype: str = "complex128", device: str = "cpu") -> Objective:
     """⟨O⟩ of ``circuit`` on the engine; ``choices`` (1, n_choices) fixes McClean's Pauli axes."""
+    import torch
+
     from qnnscope.sim import engine
 
     ch = torch.zeros(1, max(1, circuit.n_choices), dtype=torch.long) if choices is None else torch.as_tensor(choices).reshape(1, -1)
@@ -136,6 +142,7 @@ def module_objective(module: torch.nn.Module, loss: Callable[[torch.Tensor], tor
     ``torch.func.vmap``; parameters named in ``angle_params`` (a quantum layer's rotation angles)
     form angle groups, weight tensors filter groups.  Returns the objective and the module's
     current parameters as the flat centre."""
+    import torch
     from torch.func import functional_call, vmap
 
     names, shapes, groups, start = [], [], [], 0
@@ -236,6 +243,8 @@ def pca_directions(trajectory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 def hessian(objective: Objective, theta) -> np.ndarray:
     """The exact Hessian (P, P) at ``theta`` by double autograd."""
+    import torch
+
     t = torch.as_tensor(np.asarray(theta, dtype=np.float64))
     h = torch.autograd.functional.hessian(objective.scalar, t)
     return ((h + h.T) / 2).numpy()
@@ -243,6 +252,8 @@ def hessian(objective: Objective, theta) -> np.ndarray:
 
 def hessian_vector_product(objective: Objective, theta, vector) -> np.ndarray:
     """H v at ``theta`` without forming H (double backward)."""
+    import torch
+
     t = torch.as_tensor(np.asarray(theta, dtype=np.float64))
     v = torch.as_tensor(np.asarray(vector, dtype=np.float64))
     return torch.autograd.functional.hvp(objective.scalar, t, v)[1].numpy()
@@ -321,6 +332,8 @@ def scan(objective: Objective, centre, directions, axes, progress: bool = False)
 def train(objective: Objective, theta0, steps: int, optimizer: str = "Adam", lr: float = 0.05):
     """``steps`` steps of a torch optimizer from ``theta0``; returns the trajectory (steps+1, P)
     and the cost at each of its points."""
+    import torch
+
     if not hasattr(torch.optim, optimizer):
         raise ValueError(f"optimizer: torch.optim has no {optimizer!r}")
     theta = torch.nn.Parameter(torch.as_tensor(np.asarray(theta0, dtype=np.float64)).clone())
@@ -407,7 +420,7 @@ def scan_metrics(result: Scan, plateau_threshold: float, periodic: bool) -> dict
 
 @dataclass(frozen=True)
 class ScanSpec:
-    """One landscape scan of a model point (:class:`qnnscope.gradients.GradientPoint`): where it is
+    """One landscape scan of a model point (:class:`qnnscope.gradients.point.GradientPoint`): where it is
     centred, along what, on what grid.  ``extent`` is the half-width in units of π (α ∈
     [−extent·π, extent·π]), or plainly α ∈ [−extent, extent] under Li et al.'s ``filter``
     normalisation (a hybrid model's weights move by α times their filter norms); segment scans run t ∈ [−extent/2, 1 + extent/2] from the initial
@@ -470,19 +483,21 @@ def landscape_seed(point, base_seed: int, *tags) -> int:
 def point_objective(point, base_seed: int = 0):
     """The :class:`Objective` of a model point and a function drawing its parameters:
     ``draw(seed, init)`` → one parameter vector."""
-    from qnnscope import gradients, sampling
+    from qnnscope import sampling
+    from qnnscope.gradients import dqnn as dqnn_points
+    from qnnscope.gradients.evaluate import validate
     from qnnscope.models import dqnn
     from qnnscope.sim.engine import CHUNK_BYTES
 
     if point.model == "hybrid":
         return point.objective(base_seed)
     if point.model == "dqnn":
-        net, _, _ = gradients.validate(point, samples=2)
-        cost, mode, per_sample = gradients.dqnn_cost(point, net, gradients.dqnn_data_seed(point, base_seed))
+        net, _, _ = validate(point, samples=2)
+        cost, mode, per_sample = dqnn_points.cost_function(point, net, dqnn_points.data_seed(point, base_seed))
         obj = Objective(net.n_params, cost, block=max(1, CHUNK_BYTES // per_sample), name=f"dqnn {point.label}",
                         info={"mode": mode})
         return obj, lambda seed, init: dqnn.draw(net, 1, seed, init, point.sigma)[0]
-    circuit, observable, _ = gradients.validate(point, samples=2)
+    circuit, observable, _ = validate(point, samples=2)
     _, choices = sampling.draw(circuit, 1, landscape_seed(point, base_seed, "choices"))
     obj = vqc_objective(circuit, observable, choices, point.dtype, point.device)
     return obj, lambda seed, init: sampling.draw(circuit, 1, seed, init, point.sigma if init == "normal" else None)[0][0]

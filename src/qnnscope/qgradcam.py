@@ -4,6 +4,8 @@ faithfulness scores (the workflow's scripts only read and write files around the
 A job is one ``qgradcam`` config block with ``model``, ``n`` and ``depth`` set.  Seeds derive
 from the base seed and the study (data split) or the model (weights, random maps, SmoothGrad
 noise, re-initialisation), so every model of a study sees the same split and explained samples.
+torch, the datasets and the models are imported by the functions that use them, so the table
+job (:func:`summary`) starts without them.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import torch
 
-from qnnscope import data, interpret
+from qnnscope import stats
 from qnnscope.io import atomic_output, provenance
-from qnnscope.models import hybrid
 from qnnscope.sampling import stable_seed
+
+if TYPE_CHECKING:
+    import torch
+
+    from qnnscope import data
+    from qnnscope.models import hybrid
 
 CAM_METHOD = {"vqc": "qgradcam", "dressed": "qgradcam", "classical": "gradcam"}
 """The class-activation method of each model kind (QGrad-CAM in its explicit form for the quantum models)."""
@@ -29,6 +37,8 @@ HIGHER_IS_BETTER = {"deletion_auc": False, "insertion_auc": True, "pointing_game
 
 def study_data(job: dict, base_seed: int) -> tuple[data.Dataset, data.Dataset]:
     """The block's dataset split into train and test (the same for every model of the study)."""
+    from qnnscope import data
+
     seed = stable_seed("qgradcam-data", base_seed, job["name"])
     options = dict(job["options"])
     ds = data.load(job["dataset"], root=job["root"], seed=seed, **options)
@@ -40,6 +50,8 @@ def model_seed(job: dict, base_seed: int) -> int:
 
 
 def build_model(job: dict, in_shape, n_classes: int, base_seed: int) -> hybrid.HybridClassifier:
+    from qnnscope.models import hybrid
+
     return hybrid.build(job["model"], tuple(in_shape), n_classes, n_qubits=job["n"], depth=max(job["depth"], 1),
                         entangler=job["entangler"], channels=tuple(job["channels"]),
                         seed=model_seed(job, base_seed), dtype=job["dtype"])
@@ -47,6 +59,8 @@ def build_model(job: dict, in_shape, n_classes: int, base_seed: int) -> hybrid.H
 
 def train(job: dict, base_seed: int, checkpoint, log: logging.Logger) -> tuple[hybrid.HybridClassifier, pd.DataFrame]:
     """Train the job's model on its study's split (resuming from ``checkpoint`` if it exists)."""
+    from qnnscope.models import hybrid
+
     train_ds, test_ds = study_data(job, base_seed)
     model = build_model(job, train_ds.x.shape[1:], len(train_ds.classes), base_seed)
     log.info("%s: %s model, n = %d, depth %d, %d train / %d test samples of %s", job["name"], job["model"],
@@ -67,6 +81,8 @@ def balanced(ds: data.Dataset, k: int) -> data.Dataset:
 
 
 def save_model(model: hybrid.HybridClassifier, path) -> None:
+    import torch
+
     with atomic_output(path) as tmp:
         torch.save(model.state_dict(), tmp)
 
@@ -74,6 +90,8 @@ def save_model(model: hybrid.HybridClassifier, path) -> None:
 def load_model(job: dict, path, base_seed: int) -> tuple[hybrid.HybridClassifier, data.Dataset]:
     """The trained model and the study's test set (:func:`explain` and :func:`evaluate` take
     their samples from it, so the data is loaded once per job)."""
+    import torch
+
     _, test_ds = study_data(job, base_seed)
     model = build_model(job, test_ds.x.shape[1:], len(test_ds.classes), base_seed)
     model.load_state_dict(torch.load(path))
@@ -83,6 +101,8 @@ def load_model(job: dict, path, base_seed: int) -> tuple[hybrid.HybridClassifier
 
 def _explainers(model: hybrid.HybridClassifier, settings: dict, seed: int) -> dict:
     """Method → (model, x, target) → maps (B, H, W) at input resolution, for this model kind."""
+    from qnnscope import interpret
+
     def cam(method):
         fn = interpret.qgradcam if method == "qgradcam" else interpret.gradcam
         return lambda m, x, t: interpret.upsample(fn(m, x, t).maps, x.shape[-2:])
@@ -112,6 +132,10 @@ def explain(job: dict, model: hybrid.HybridClassifier, test_ds: data.Dataset, ba
     """Maps of every method (plus the inputs and masks) of the explained test samples, t-SNE of
     every layer, the whitening matrix of the circuit's (or twin's) output, and the metadata of
     the explanations."""
+    import torch
+
+    from qnnscope import interpret
+
     settings, seed = job["explain"], model_seed(job, base_seed)
     ds = balanced(test_ds, settings["samples"])
     with torch.no_grad():
@@ -144,6 +168,8 @@ def explain(job: dict, model: hybrid.HybridClassifier, test_ds: data.Dataset, ba
 
 def maps_of(explanations: pd.DataFrame, method: str) -> torch.Tensor:
     """The (B, H, W) maps of ``method`` from an explanations table, in sample order."""
+    import torch
+
     rows = explanations[explanations.method == method].sort_values("sample")
     h, w = int(rows.height.iloc[0]), int(rows.width.iloc[0])
     return torch.as_tensor(np.stack([np.asarray(m, dtype=np.float64).reshape(h, w) for m in rows["map"]]))
@@ -162,6 +188,10 @@ def evaluate(job: dict, model: hybrid.HybridClassifier, test_ds: data.Dataset, e
     """Per-sample faithfulness of every method: deletion and insertion AUC, pointing game and
     mask energy (datasets with masks), and for the quantum models the randomisation check of
     the maps that depend on the VQC weights."""
+    import torch
+
+    from qnnscope import interpret
+
     settings, seed = job["explain"], model_seed(job, base_seed)
     ds = balanced(test_ds, settings["samples"])
     target = torch.as_tensor(explanations[explanations.method == "input"].sort_values("sample").target.to_numpy().copy())
@@ -196,14 +226,14 @@ def summary(job: dict, faithfulness: pd.DataFrame, curves: pd.DataFrame, base_se
         values = group.value.to_numpy()
         if not np.isfinite(values).sum() >= 2:
             continue
-        stats = interpret.bootstrap_mean(values, seed=stable_seed("qgradcam-ci", base_seed, method, metric) % 2**32,
-                                         n_boot=settings["bootstrap"])
+        ci = stats.bootstrap_mean(values, seed=stable_seed("qgradcam-ci", base_seed, method, metric) % 2**32,
+                                  n_boot=settings["bootstrap"])
         rows.append({"name": job["name"], "dataset": job["dataset"], "model": job["model"], "n": job["n"],
                      "depth": job["depth"], "entangler": job["entangler"],
                      "test_accuracy": float(curves.test_accuracy.iloc[-1]), "epochs": int(curves.epoch.iloc[-1]),
                      "method": method, "metric": metric, "higher_is_better": HIGHER_IS_BETTER[metric],
-                     "mean": stats["mean"], "lo": stats["mean_lo"], "hi": stats["mean_hi"], "n_samples": stats["n"],
-                     "ci": stats["ci"], "ci_method": stats["ci_method"],
+                     "mean": ci["mean"], "lo": ci["mean_lo"], "hi": ci["mean_hi"], "n_samples": ci["n"],
+                     "ci": ci["ci"], "ci_method": ci["ci_method"],
                      **provenance("torch", job["dtype"], "cpu", model_seed(job, base_seed), wall_time_s)})
     return pd.DataFrame(rows)
 
@@ -260,6 +290,10 @@ class HybridPoint:
     def objective(self, base_seed: int):
         """(Objective, draw): ``draw`` returns the model's seeded initialisation (the start of its
         training), whatever seed it is given."""
+        import torch
+
+        from qnnscope.models import hybrid
+
         from qnnscope.landscapes import module_objective
 
         train_ds, _ = study_data(self.job, base_seed)

@@ -168,3 +168,11 @@ def saturation(depths: ArrayLike, variances: ArrayLike, var_lo: ArrayLike, var_h
     ok[-1:] = False
     start = np.flatnonzero(ok)
     return None if start.size == 0 else int(d[start[0]])
+
+
+def bootstrap_mean(values: ArrayLike, seed: int = 0, n_boot: int = 2000, ci: float = 0.95) -> dict:
+    """n, mean and its bootstrap CI (mean_lo, mean_hi) over the finite values: nan marks excluded samples."""
+    values = np.asarray(values, dtype=np.float64)
+    summary = summarize(values[np.isfinite(values)], n_boot=n_boot, ci=ci, seed=seed)
+    return {key: summary[key] for key in ("n", "mean", "mean_lo", "mean_hi", "ci", "ci_method")}
+

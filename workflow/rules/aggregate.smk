@@ -1,7 +1,10 @@
 rule gradient_table:
-    """Per point and parameter: variance with bootstrap CIs, cost statistics, provenance."""
+    """Per point and parameter: variance with bootstrap CIs, cost statistics, provenance.  Inputs
+    are the batches' manifests and the one-shard jobs' shards; the script reads every shard of the
+    config (params.shards), batched or not."""
     input:
-        GRADIENT_SHARDS,
+        batches=BATCH_MANIFESTS,
+        shards=SINGLE_SHARDS,
     output:
         "results/tables/gradients.parquet",
     log:
@@ -10,6 +13,7 @@ rule gradient_table:
         bootstrap=config["bootstrap"],
         ci=config["ci"],
         aliases=sorted(ALIASES),
+        shards=GRADIENT_SHARDS,
     script:
         "../../scripts/gradient_table.py"
 

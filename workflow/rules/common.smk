@@ -1,16 +1,22 @@
 """Sweep points from the config: every point is checked by the package before any job runs.
 
 A shard is one chunk of samples of one sweep point, identified by its parameters in its path.
-Shards of points with at most ``batch.max_qubits`` qubits are computed by batch jobs (rules
-``gradient_batch__…``, one per batch, generated below) so that thousands of millisecond points
-do not become thousands of jobs; larger points get one ``gradient_shard`` job per shard.
+Shards of points with at most ``batch.max_qubits`` qubits are computed by batch jobs (rule
+``gradient_batch``, one job per batch, its output a manifest listing the batch's shards) so that
+thousands of millisecond points do not become thousands of jobs; larger points get one
+``gradient_shard`` job per shard.  A batch's id carries a hash of its members, so a batch that a
+config change grows is a new job (which keeps the finished shards it holds).
 """
 
+import hashlib
+import json
 import math
-import re
+import os
+import sys
 from itertools import product
 
-from qnnscope.gradients import GradientPoint, validate as validate_point
+from qnnscope.gradients.evaluate import validate as validate_point
+from qnnscope.gradients.point import GradientPoint
 
 SHARD = (
     "results/shards/gradients/{sweep}/ansatz~{ansatz}/n~{n}/depth~{depth}/cost~{cost}/"
@@ -55,8 +61,9 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
         identity_block=block["identity_block"] if init == "identity_block" else 0,
         backend=backend, dtype=dtype, params=block["params"], model=block["model"],
         method=block["method"] if backend == "torch" else "auto",
-        widths="-".join([str(depth_of(block["width"], n))] * (depth + 1)) if dqnn else "",
-        data=block["data"] if dqnn else "", pairs=block["pairs"] if dqnn else 0, noise=noise, shots=shots,
+        noise=noise, shots=shots,
+        options={"widths": "-".join([str(depth_of(block["width"], n))] * (depth + 1)), "data": block["data"],
+                 "pairs": block["pairs"]} if dqnn else {},
     )
 
 
@@ -92,22 +99,75 @@ SHARD_JOBS, ALIASES = _shard_jobs()
 GRADIENT_SHARDS = list(SHARD_JOBS)
 
 
+BATCH_MANIFEST = "results/shards/gradients/{sweep}/batches/{batch}.json"
+
+wildcard_constraints:
+    batch=r"n\d+__part\d+__[0-9a-f]{10}",
+
+
+def _batch_id(n: int, part: int, members: list[dict]) -> str:
+    """``n{n}__part{k}__{hash}``: the hash of the member shards (paths and sample counts) and the
+    seed, so that a batch whose membership changes is a new job, and an unchanged one keeps its id."""
+    key = json.dumps([config["seed"], [[job["path"], job["samples"]] for job in members]])
+    return f"n{n}__part{part}__{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
 def _batches() -> dict:
-    """Batch name → its shards: per sweep and qubit count (so adding a qubit count adds batches and
-    changes none), consecutive runs of ``batch.shards`` shards of points with n ≤ ``batch.max_qubits``."""
+    """(sweep, batch id) → its shards: per sweep and qubit count (so adding a qubit count adds
+    batches and changes none), consecutive runs of ``batch.shards`` shards of points with
+    n ≤ ``batch.max_qubits``."""
     batches, groups = {}, {}
     for job in SHARD_JOBS.values():
         if job["point"].n_qubits <= config["batch"]["max_qubits"]:
             groups.setdefault((job["sweep"], job["point"].n_qubits), []).append(job)
     size = config["batch"]["shards"]
     for (sweep, n), members in groups.items():
-        tag = re.sub(r"\W", "_", sweep)
         for k in range(0, len(members), size):
-            batches[f"gradient_batch__{tag}__n{n}__part{k // size}"] = members[k:k + size]
+            part = members[k:k + size]
+            batches[(sweep, _batch_id(n, k // size, part))] = part
     return batches
 
 
 BATCHES = _batches()
+BATCHED_SHARDS = {job["path"] for members in BATCHES.values() for job in members}
+BATCH_MANIFESTS = [BATCH_MANIFEST.format(sweep=sweep, batch=batch) for sweep, batch in BATCHES]
+SINGLE_SHARDS = [path for path in GRADIENT_SHARDS if path not in BATCHED_SHARDS]
+
+
+def _drop_stale_manifests() -> None:
+    """A batch's manifest stands for its shards: where one of them has gone (deleted by hand, say),
+    remove the manifest so that the batch runs again (recomputing only what is missing) and the
+    table follows, rather than a table that no longer matches the shards on disk."""
+    for manifest in BATCH_MANIFESTS:
+        try:
+            with open(manifest) as f:
+                listed = json.load(f)["shards"]
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError):
+            listed = None
+        missing = [path for path in listed or [] if not os.path.exists(path)]
+        if listed is None or missing:
+            why = f"its shard {missing[0]} is missing" if missing else "it is unreadable"
+            print(f"qnnscope: {manifest}: {why}"
+                  f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
+                  f"removed the manifest so that the batch runs again", file=sys.stderr)
+            os.remove(manifest)
+
+
+_drop_stale_manifests()
+
+
+def batch_shards(wildcards) -> list[dict]:
+    """The shards a ``gradient_batch`` job computes."""
+    members = BATCHES.get((wildcards.sweep, wildcards.batch))
+    if members is None:
+        raise ValueError(f"{BATCH_MANIFEST.format(**wildcards)} is not a batch of any sweep in the config")
+    return members
+
+
+def batch_gpu(wildcards) -> int:
+    return gpu_request(batch_shards(wildcards)[0]["point"].n_qubits)
 
 
 def shard_job(wildcards, output) -> list[dict]:

@@ -9,7 +9,7 @@ reaches a job only when it is not the default `disjoint`, so shards written befo
 existed stay valid.  The table rule summarises every shard of every block; one figure per block.
 """
 
-from qnnscope.models.generalisation import check_method
+from qnnscope.generalisation import check_method
 
 DQNN_SHARD = "results/dqnn_training/{name}/method~{method}/pairs~{pairs}.parquet"
 DQNN_TABLE = "results/tables/dqnn_training.parquet"
@@ -56,7 +56,7 @@ DQNN_SHARDS = [
 
 
 def dqnn_job(wildcards) -> dict:
-    """Keyword arguments of :func:`qnnscope.models.generalisation.run_block` for one shard."""
+    """Keyword arguments of :func:`qnnscope.generalisation.run_block` for one shard."""
     block = DQNN_BLOCKS.get(wildcards.name)
     methods = {method_tag(m): m for m in block["methods"]} if block else {}
     if wildcards.method not in methods or int(wildcards.pairs) not in block["pairs"]:

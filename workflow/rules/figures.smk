@@ -1,58 +1,57 @@
 FIGURE = "results/figures/gradients/{sweep}/{figure}"
 
 
-rule figure_variance_vs_qubits:
-    """Variance of the gradient against the qubit count: one line per depth, fitted slopes, exact curves."""
+rule figure_gradients:
+    """One sweep's variance against the qubit count (one line per depth, fitted slopes, exact curves)
+    and against the depth (2-design asymptote dashed), from one job."""
     input:
         table="results/tables/gradients.parquet",
         fits="results/tables/scaling_fits.parquet",
     output:
-        png=report(
+        variance_vs_qubits=report(
             FIGURE.replace("{figure}", "variance_vs_qubits") + ".png",
             caption="../report/variance_vs_qubits.rst",
             category="Gradient variance",
             subcategory="{sweep}",
             labels={"sweep": "{sweep}", "figure": "variance vs qubits"},
         ),
-        pdf=FIGURE.replace("{figure}", "variance_vs_qubits") + ".pdf",
-    log:
-        "results/logs/figures/gradients/{sweep}/variance_vs_qubits.log",
-    params:
-        kind="variance_vs_qubits",
-    script:
-        "../../scripts/gradient_figure.py"
-
-
-use rule figure_variance_vs_qubits as figure_variance_vs_depth with:
-    output:
-        png=report(
+        variance_vs_qubits_pdf=FIGURE.replace("{figure}", "variance_vs_qubits") + ".pdf",
+        variance_vs_depth=report(
             FIGURE.replace("{figure}", "variance_vs_depth") + ".png",
             caption="../report/variance_vs_depth.rst",
             category="Gradient variance",
             subcategory="{sweep}",
             labels={"sweep": "{sweep}", "figure": "variance vs depth"},
         ),
-        pdf=FIGURE.replace("{figure}", "variance_vs_depth") + ".pdf",
+        variance_vs_depth_pdf=FIGURE.replace("{figure}", "variance_vs_depth") + ".pdf",
     log:
-        "results/logs/figures/gradients/{sweep}/variance_vs_depth.log",
+        "results/logs/figures/gradients/{sweep}/variance.log",
     params:
-        kind="variance_vs_depth",
+        kinds=["variance_vs_qubits", "variance_vs_depth"],
+    script:
+        "../../scripts/gradient_figure.py"
 
 
-use rule figure_variance_vs_qubits as figure_global_vs_local with:
+rule figure_global_vs_local:
+    """Global against local cost side by side (sweeps with both costs)."""
+    input:
+        table="results/tables/gradients.parquet",
+        fits="results/tables/scaling_fits.parquet",
     output:
-        png=report(
+        global_vs_local=report(
             FIGURE.replace("{figure}", "global_vs_local") + ".png",
             caption="../report/global_vs_local.rst",
             category="Gradient variance",
             subcategory="{sweep}",
             labels={"sweep": "{sweep}", "figure": "global vs local cost"},
         ),
-        pdf=FIGURE.replace("{figure}", "global_vs_local") + ".pdf",
+        global_vs_local_pdf=FIGURE.replace("{figure}", "global_vs_local") + ".pdf",
     log:
         "results/logs/figures/gradients/{sweep}/global_vs_local.log",
     params:
-        kind="global_vs_local",
+        kinds=["global_vs_local"],
+    script:
+        "../../scripts/gradient_figure.py"
 
 
 rule table_html:

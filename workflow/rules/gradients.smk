@@ -16,26 +16,21 @@ rule gradient_shard:
         "../../scripts/gradient_shards.py"
 
 
-# One rule per batch of small points (see BATCHES in common.smk).  Outputs are flagged `update`:
-# Snakemake does not delete a batch's finished shards when the batch has to run again (it was
-# killed, or a longer list moved new shards into it), and the script keeps every shard whose
-# metadata says it is this point, chunk, sample count and seed.  Rules without wildcards take
-# precedence over gradient_shard for the same file.
-for _name, _members in BATCHES.items():
-
-    rule:
-        name:
-            _name
-        output:
-            [update(job["path"]) for job in _members],
-        log:
-            f"results/logs/batches/{_name.removeprefix('gradient_batch__')}.log",
-        params:
-            shards=_members,
-            seed=config["seed"],
-        resources:
-            runtime=runtime,
-            mem_mb=mem_mb,
-            gpu=gpu_request(_members[0]["point"].n_qubits),
-        script:
-            "../../scripts/gradient_shards.py"
+rule gradient_batch:
+    """The shards of one batch of small points (see BATCHES in common.smk), then the batch's
+    manifest listing them.  The shards are not outputs: Snakemake never deletes them, and a batch
+    that runs again (killed part-way, or a new id after its membership changed) keeps every shard
+    whose metadata says it is this point, chunk, sample count and seed."""
+    output:
+        manifest=BATCH_MANIFEST,
+    log:
+        "results/logs/batches/{sweep}__{batch}.log",
+    params:
+        shards=batch_shards,
+        seed=config["seed"],
+    resources:
+        runtime=runtime,
+        mem_mb=mem_mb,
+        gpu=batch_gpu,
+    script:
+        "../../scripts/gradient_shards.py"

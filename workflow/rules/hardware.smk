@@ -27,6 +27,7 @@ workflow is parsed: nothing runs if the sweeps would exceed it.
 """
 
 from qnnscope.backends import ibm as _ibm
+from qnnscope.hardware import n_circuits as _n_circuits
 from qnnscope.sampling import stable_seed
 
 HARDWARE = config.get("hardware", {})
@@ -55,7 +56,7 @@ def _hardware_points() -> dict:
             path = HW_POINT.format(name=block["name"], backend=HARDWARE["backend"], ansatz=point.ansatz, n=n,
                                    depth=point.depth, cost=cost, init=init, params=point.params,
                                    samples=block["samples"], shots=n_shots)
-            size = _ibm.n_circuits(point, block["samples"])
+            size = _n_circuits(point, block["samples"])
             jobs += _ibm.plan_jobs(size, HARDWARE["pubs_per_job"])
             shots += size * n_shots
             points[path] = {"sweep": block["name"], "point": point, "samples": block["samples"], "shots": n_shots,

@@ -1,14 +1,13 @@
-"""Loss landscapes (config key `landscapes`): train → scan → metrics → table and figures.
+"""Loss landscapes (config key `landscapes`): train → scan (with its metrics) → table and figures.
 
 Per block, every (qubits, depth, cost) is a model point (a VQC or a DQNN, as in `gradients`).
 A point's recorded training run (only when a 'trained' centre or a pca/segment direction needs
 it) goes to `{point}/train.parquet`; every (centre, direction, dimensions) of the point is one
 scan job writing `{point}/centre~C/direction~D/dims~K/grid.parquet` (the whole grid evaluated
-as batches) and one metrics job writing `metrics.parquet` next to it (scan metrics and the
-Hessian spectrum at the centre).  `results/tables/landscapes.parquet` collects the metrics.
-Figures: one per scan, the cross-sections of every block with 2D scans (rows: qubits and depth,
-columns: costs; Cerezo et al. 2021 Fig. 2 for rx_product, centre zero, direction halves), and
-the Hessian spectra of a block.
+as batches) and `metrics.parquet` next to it (scan metrics and the Hessian spectrum at the
+centre).  `results/tables/landscapes.parquet` collects the metrics.  Figures: one per scan, the
+cross-sections of every block with 2D scans (rows: qubits and depth, columns: costs; Cerezo et
+al. 2021 Fig. 2 for rx_product, centre zero, direction halves), and the Hessian spectra of a block.
 """
 
 from qnnscope.landscapes import ScanSpec, check_spec
@@ -91,7 +90,7 @@ LANDSCAPE_JOBS, LANDSCAPE_TRAININGS = _landscape_scans()
 
 
 def landscape_job(wildcards, output) -> dict:
-    """The scan (or metrics) job of the directory an output lies in."""
+    """The scan job of the directory its grid lies in."""
     key = str(output[0]).rsplit("/", 1)[0]
     if key not in LANDSCAPE_JOBS:
         raise ValueError(f"{output[0]} is not a scan of any landscapes block in the config")
@@ -169,13 +168,16 @@ rule landscape_train:
 
 
 rule landscape_scan:
-    """Cost and gradient norm on the whole grid, evaluated as batches."""
+    """Cost and gradient norm on the whole grid, evaluated as batches; then, from the same job (they
+    take less than a job's start), the scan's metrics: plateau fraction, roughness, Fourier
+    spectrum, and the Hessian spectrum at its centre."""
     input:
         train=landscape_train_input,
     output:
-        LANDSCAPE_SCAN + "/grid.parquet",
+        grid=LANDSCAPE_SCAN + "/grid.parquet",
+        metrics=LANDSCAPE_SCAN + "/metrics.parquet",
     log:
-        LANDSCAPE_SCAN.replace("results/", "results/logs/") + "/grid.log",
+        LANDSCAPE_SCAN.replace("results/", "results/logs/") + "/scan.log",
     params:
         job=landscape_job,
         seed=config["seed"],
@@ -184,25 +186,6 @@ rule landscape_scan:
         mem_mb=mem_mb,
     script:
         "../../scripts/landscape_scan.py"
-
-
-rule landscape_metrics:
-    """Plateau fraction, roughness, Fourier spectrum of the scan; Hessian spectrum at its centre."""
-    input:
-        grid=LANDSCAPE_SCAN + "/grid.parquet",
-        train=landscape_train_input,
-    output:
-        LANDSCAPE_SCAN + "/metrics.parquet",
-    log:
-        LANDSCAPE_SCAN.replace("results/", "results/logs/") + "/metrics.log",
-    params:
-        job=landscape_job,
-        seed=config["seed"],
-    resources:
-        runtime=runtime,
-        mem_mb=mem_mb,
-    script:
-        "../../scripts/landscape_metrics.py"
 
 
 rule landscape_table:

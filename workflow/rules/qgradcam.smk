@@ -4,8 +4,10 @@ Per block, every (model, qubits, depth) is one classifier (the classical twin ha
 trained once per qubit count, under depth~0) in `results/qgradcam/{name}/model~M/n~N/depth~D/`:
 `qgradcam_train` writes `model.pt` and `curves.parquet` (resuming from `checkpoint.pt` when a
 training job was killed), `qgradcam_explain` the maps, embeddings and whitening matrix of the
-explained test samples, `qgradcam_evaluate` their faithfulness scores.  A block whose user data
-(`root`) is missing is skipped with a message; nothing else is.
+explained test samples and their faithfulness scores.  Figures: one job per (study, qubits, depth)
+draws the overlays, saliency and t-SNE of the models sharing them, one job per study its metrics
+and training curves.  A block whose user data (`root`) is missing is skipped with a message;
+nothing else is.
 """
 
 import os
@@ -71,17 +73,27 @@ def qgradcam_group(name: str, n: int, depth: int) -> dict[str, str]:
             for m in block["models"]}
 
 
-def qgradcam_figure_input(wildcards) -> dict[str, list[str]]:
-    """Per-model files a figure reads: a group's explanations/embeddings, or a study's curves."""
-    if wildcards.figure in QGRADCAM_STUDY_FIGURES:
-        dirs = sorted({d for d in QGRADCAM_JOBS if d.startswith(f"results/qgradcam/{wildcards.name}/")})
-        return {"curves": [f"{d}/curves.parquet" for d in dirs], "table": [QGRADCAM_TABLE]}
+def qgradcam_study_figure_input(wildcards) -> dict[str, list[str]]:
+    """Every model's training curves of study ``wildcards.name``, and the table."""
+    dirs = sorted({d for d in QGRADCAM_JOBS if d.startswith(f"results/qgradcam/{wildcards.name}/")})
+    return {"curves": [f"{d}/curves.parquet" for d in dirs], "table": [QGRADCAM_TABLE]}
+
+
+def qgradcam_group_figure_input(wildcards) -> dict[str, list[str]]:
+    """Explanations, embeddings and whitening matrices of the models shown together for (n, depth)."""
     dirs = qgradcam_group(wildcards.name, int(wildcards.n), int(wildcards.depth)).values()
-    files = {"explanations": [f"{d}/explanations.parquet" for d in dirs]}
-    if wildcards.figure == "tsne":
-        files |= {"embeddings": [f"{d}/embeddings.parquet" for d in dirs],
-                  "whitening": [f"{d}/whitening.parquet" for d in dirs]}
-    return files
+    return {kind: [f"{d}/{kind}.parquet" for d in dirs] for kind in ("explanations", "embeddings", "whitening")}
+
+
+def qgradcam_figure_outputs(figures: tuple[str, ...], suffix: str, labels: dict) -> dict:
+    """PNG (for the report) and PDF outputs of ``figures``, named by figure (``{figure}_pdf`` for the PDF)."""
+    outputs = {}
+    for figure in figures:
+        stem = f"{QGRADCAM_FIGURES}/{figure}{suffix}"
+        outputs[figure] = report(stem + ".png", caption="../report/qgradcam.rst", category="QGrad-CAM",
+                                 subcategory="{name}", labels={"study": "{name}", "figure": figure, **labels})
+        outputs[f"{figure}_pdf"] = stem + ".pdf"
+    return outputs
 
 
 def qgradcam_targets() -> list[str]:
@@ -120,13 +132,15 @@ rule qgradcam_train:
 
 rule qgradcam_explain:
     """QGrad-CAM (explicit parameter-shift form) or Grad-CAM, random maps, saliency and
-    SmoothGrad of the explained test samples; t-SNE of every layer; whitening matrix."""
+    SmoothGrad of the explained test samples; t-SNE of every layer; whitening matrix; then their
+    faithfulness: deletion/insertion AUC, the VQC randomisation check, pointing game and mask energy."""
     input:
         model=QGRADCAM_MODEL + "/model.pt",
     output:
         explanations=QGRADCAM_MODEL + "/explanations.parquet",
         embeddings=QGRADCAM_MODEL + "/embeddings.parquet",
         whitening=QGRADCAM_MODEL + "/whitening.parquet",
+        faithfulness=QGRADCAM_MODEL + "/faithfulness.parquet",
     log:
         QGRADCAM_MODEL.replace("results/", "results/logs/") + "/explain.log",
     params:
@@ -137,25 +151,6 @@ rule qgradcam_explain:
         mem_mb=mem_mb,
     script:
         "../../scripts/qgradcam_explain.py"
-
-
-rule qgradcam_evaluate:
-    """Deletion/insertion AUC, the VQC randomisation check, pointing game and mask energy."""
-    input:
-        model=QGRADCAM_MODEL + "/model.pt",
-        explanations=QGRADCAM_MODEL + "/explanations.parquet",
-    output:
-        QGRADCAM_MODEL + "/faithfulness.parquet",
-    log:
-        QGRADCAM_MODEL.replace("results/", "results/logs/") + "/evaluate.log",
-    params:
-        job=qgradcam_job,
-        seed=config["seed"],
-    resources:
-        runtime=runtime,
-        mem_mb=mem_mb,
-    script:
-        "../../scripts/qgradcam_evaluate.py"
 
 
 rule qgradcam_table:
@@ -175,50 +170,36 @@ rule qgradcam_table:
 
 
 rule figure_qgradcam_study:
-    """Metrics with CIs, or the training curves, of every model of a study."""
+    """Metrics with CIs and the training curves of every model of a study."""
     input:
-        unpack(qgradcam_figure_input),
+        unpack(qgradcam_study_figure_input),
     output:
-        png=report(
-            QGRADCAM_FIGURES + "/{figure}.png",
-            caption="../report/qgradcam.rst",
-            category="QGrad-CAM",
-            subcategory="{name}",
-            labels={"study": "{name}", "figure": "{figure}"},
-        ),
-        pdf=QGRADCAM_FIGURES + "/{figure}.pdf",
+        **qgradcam_figure_outputs(QGRADCAM_STUDY_FIGURES, "", {}),
     log:
-        "results/logs/figures/qgradcam/{name}/{figure}.log",
+        "results/logs/figures/qgradcam/{name}/study.log",
     params:
         name="{name}",
+        figures=list(QGRADCAM_STUDY_FIGURES),
     wildcard_constraints:
         name=r"[A-Za-z0-9_-]+",
-        figure="|".join(QGRADCAM_STUDY_FIGURES),
     script:
         "../../scripts/qgradcam_figure.py"
 
 
 rule figure_qgradcam_group:
-    """Overlays (input | QGrad-CAM | Grad-CAM), saliency, or t-SNE per layer of the models of a
+    """Overlays (input | QGrad-CAM | Grad-CAM), saliency and t-SNE per layer of the models of a
     study that share (qubits, depth)."""
     input:
-        unpack(qgradcam_figure_input),
+        unpack(qgradcam_group_figure_input),
     output:
-        png=report(
-            QGRADCAM_FIGURES + "/{figure}__n~{n}__depth~{depth}.png",
-            caption="../report/qgradcam.rst",
-            category="QGrad-CAM",
-            subcategory="{name}",
-            labels={"study": "{name}", "figure": "{figure}", "n": "{n}", "depth": "{depth}"},
-        ),
-        pdf=QGRADCAM_FIGURES + "/{figure}__n~{n}__depth~{depth}.pdf",
+        **qgradcam_figure_outputs(QGRADCAM_GROUP_FIGURES, "__n~{n}__depth~{depth}", {"n": "{n}", "depth": "{depth}"}),
     log:
-        "results/logs/figures/qgradcam/{name}/{figure}__n~{n}__depth~{depth}.log",
+        "results/logs/figures/qgradcam/{name}/n~{n}__depth~{depth}.log",
     params:
         name="{name}",
+        figures=list(QGRADCAM_GROUP_FIGURES),
         models=lambda wildcards: list(qgradcam_group(wildcards.name, int(wildcards.n), int(wildcards.depth))),
     wildcard_constraints:
         name=r"[A-Za-z0-9_-]+",
-        figure="|".join(QGRADCAM_GROUP_FIGURES),
     script:
         "../../scripts/qgradcam_figure.py"

@@ -147,11 +147,11 @@ def outcome_probabilities(isa_circuits: list, backend, dtype: str = "complex128"
 def probabilities(circuit: Circuit, settings, theta, choices, params: list[int], device: str, seed_transpiler: int,
                   dtype: str = "complex128", optimization_level: int = 1):
     """(setting index, rows, outcome probabilities (b, 2^n)) of every draw × ±π/2-shifted copy
-    (rows copies-major, as :func:`qnnscope.shots._probabilities`) under fake backend ``device``'s
+    (rows copies-major, as :func:`qnnscope.sim.shots.probabilities`) under fake backend ``device``'s
     noise: one parameterised circuit per setting and distinct Pauli-choice row, transpiled once
     (seeded) and bound to all its rows in one simulator call."""
     from qnnscope.backends import ibm
-    from qnnscope.shots import measured_pubs
+    from qnnscope.backends.qiskit_backend import measured_pubs
 
     target = backend(device)
     for i, qc, rows, values in measured_pubs(circuit, settings, theta, choices, params):
@@ -164,7 +164,7 @@ def gradients(circuit: Circuit, observable: Observable, theta, choices, params: 
               seed_transpiler: int, dtype: str = "complex128") -> tuple[np.ndarray, np.ndarray]:
     """Exact costs (S,) and parameter-shift gradients (S, len(params)) under ``device``'s noise
     model, readout errors included: what infinitely many shots on that device would estimate."""
-    from qnnscope.shots import combine_shifts, measurement_settings, shifted_copies
+    from qnnscope.sim.shots import combine_shifts, measurement_settings, shifted_copies
 
     settings = measurement_settings(observable)
     gates, copies = shifted_copies(circuit, params)

@@ -10,7 +10,12 @@ Hardware time is scarce and paid for, so a submission is a record before it is a
   Parquet.  Jobs still queued raise :class:`JobsPending` (rerun later); failed, cancelled or lost
   jobs raise :class:`JobsFailed` with their errors, and are resubmitted (as a new manifest
   *generation* ``manifest.gen1.json``…, the old one kept) only when asked.
-* A budget guard refuses a submission over ``max_jobs`` jobs or ``max_shots`` shots.
+* A budget guard refuses a submission that would take the jobs and shots recorded so far over
+  ``max_jobs`` or ``max_shots``.
+* Exactly once: every job is appended to a :class:`Ledger` (JSON lines, fsynced) before the
+  manifest is rewritten, submissions hold the ledger's inter-process lock, and circuits the
+  ledger records a job for are never submitted again: concurrent runs, a killed submitter, a
+  manifest deleted by Snakemake's cleanup or a forced rerun all end with the jobs submitted once.
 
 Targets: a fake backend name (``fake_manila``, ``FakeManilaV2``: any ``Fake*`` backend class
 of ``qiskit_ibm_runtime.fake_provider``) runs in qiskit-ibm-runtime's local testing mode, offline,
@@ -38,6 +43,7 @@ import math
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -47,7 +53,6 @@ import numpy as np
 import pandas as pd
 
 import qnnscope
-from qnnscope import sampling
 from qnnscope.io import atomic_output, write_parquet
 
 log = logging.getLogger(__name__)
@@ -200,13 +205,80 @@ def plan_jobs(n_circuits: int, pubs_per_job: int) -> int:
     return math.ceil(n_circuits / pubs_per_job)
 
 
-def _append_ledger(ledger: str | os.PathLike | None, record: dict) -> None:
-    """One JSON line per submitted job in an append-only ledger (an audit of every submission)."""
-    if ledger is None:
-        return
-    Path(ledger).parent.mkdir(parents=True, exist_ok=True)
-    with open(ledger, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
+LEDGER_NAME = "submissions.jsonl"
+"""The ledger's file name beside a manifest when the caller names none."""
+
+
+class Ledger:
+    """The append-only record of every job ever submitted from a results directory: one JSON line
+    per job (manifest, generation, job id, circuit indices and hashes, shots), written and
+    flushed to disk *before* the manifest.  It is the source of truth: a job it records is never
+    submitted again for the same circuits, a manifest that was deleted (a killed or forced rerun,
+    Snakemake's cleanup of a failed job) is rebuilt from it, and budgets count it.  Submissions
+    hold its lock (``flock`` on ``<ledger>.lock``), so concurrent runs take turns."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @contextmanager
+    def locked(self):
+        """Hold the ledger's exclusive inter-process lock (released when the process dies)."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def records(self) -> list[dict]:
+        """Every complete record (a line cut short by a crash is skipped with a warning)."""
+        if not self.path.is_file():
+            return []
+        out = []
+        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("%s:%d is not a complete record; skipped", self.path, number)
+        return out
+
+    def append(self, record: dict) -> None:
+        """Append one record with a single write and fsync it before returning."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def key(self, manifest: Path) -> str:
+        """How records name ``manifest``: its path relative to the ledger's directory."""
+        return os.path.relpath(Path(manifest).resolve(), self.path.parent.resolve())
+
+    def jobs(self, manifest: Path, generation: int = 0) -> list[dict]:
+        """The jobs recorded for one generation of ``manifest``, in submission order."""
+        name = self.key(manifest)
+        return [r for r in self.records() if r.get("manifest") == name and r.get("generation", 0) == generation]
+
+    def totals(self) -> tuple[int, int]:
+        """Jobs and shots recorded so far, every manifest and generation together."""
+        records = self.records()
+        return len(records), sum(int(r.get("shots", 0)) for r in records)
+
+
+def _check_budget_with(book: Ledger, n_jobs: int, n_shots: int, max_jobs: int, max_shots: int, key: str) -> None:
+    """The budget counts what the ledger already holds: recorded + planned within the limits."""
+    used_jobs, used_shots = book.totals()
+    for name, used, more, limit in (("max_jobs", used_jobs, n_jobs, max_jobs), ("max_shots", used_shots, n_shots,
+                                                                                 max_shots)):
+        if used + more > limit:
+            what = name.removeprefix("max_")
+            raise BudgetExceeded(f"{key}{name}: {book.path} already records {used} {what} and this needs {more} "
+                                 f"more, over the limit {limit}; raise {key}{name} or shrink the sweep")
 
 
 def _versions() -> dict:
@@ -249,6 +321,27 @@ def _store_local(store: Path, jobs: list) -> None:
     _write_protected(store, out)
 
 
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _merge_ledger(path: Path, payload: dict, recorded: list[dict]) -> None:
+    """Add to ``payload`` every job the ledger records for it that the manifest lacks (the
+    manifest was deleted or its last rewrite was lost), checking they ran these circuits."""
+    known = {job["job_id"] for job in payload["jobs"]}
+    hashes = [c["hash"] for c in payload["circuits"]]
+    for record in recorded:
+        if record["job_id"] in known:
+            continue
+        if [hashes[i] if i < len(hashes) else None for i in record["circuits"]] != record["hashes"]:
+            raise ValueError(f"{path}: the ledger records job {record['job_id']} for other circuits than these "
+                             "(config changed?); move the point's directory away to submit anew")
+        payload["jobs"].append({k: record[k] for k in ("job_id", "circuits", "shots", "submitted_at")})
+        payload["batch_id"] = record.get("batch_id", payload.get("batch_id"))
+        log.warning("%s: job %s was in the ledger, not in the manifest: restored, not resubmitted", path,
+                    record["job_id"])
+
+
 def submit(
     manifest: str | os.PathLike,
     circuits: list,
@@ -267,63 +360,76 @@ def submit(
     key: str = "hardware.",
 ) -> dict:
     """Transpile ``circuits`` (measured, logical) for ``backend`` and submit them as SamplerV2 jobs
-    in a Batch, writing the manifest after each job and before any wait; returns the manifest.
+    in a Batch, recording each job in the ledger and then the manifest before any wait; returns
+    the manifest.
 
-    An existing complete manifest is returned as is: nothing is submitted twice; an incomplete
-    one (submission interrupted) gets only its circuits without a job.  ``tags`` (one JSON-able
-    dict per circuit) and ``point`` are recorded; ``seed_simulator`` seeds local jobs only; every
-    job is appended to ``ledger`` (JSON lines) if given.
+    Exactly once: under the ledger's lock, circuits that the ledger or the manifest already
+    holds a job for are never submitted again (a deleted manifest is rebuilt from the ledger),
+    and the budget counts every job the ledger holds.  A complete manifest is returned as is.
+    ``tags`` (one JSON-able dict per circuit) and ``point`` are recorded; ``seed_simulator``
+    seeds local jobs only; ``ledger`` defaults to ``submissions.jsonl`` beside the manifest.
     """
     from qiskit import qpy
 
     path = Path(manifest)
-    if path.is_file():
-        existing = json.loads(path.read_text(encoding="utf-8"))
-        if existing.get("complete"):
-            log.info("manifest %s exists (%d jobs): nothing submitted", path, len(existing["jobs"]))
-            return existing
+    existing = _read_json(path)
+    if existing is not None and existing.get("complete"):
+        log.info("manifest %s exists (%d jobs): nothing submitted", path, len(existing["jobs"]))
+        return existing
     if isinstance(shots, bool) or int(shots) < 1:
         raise ValueError(f"{key}shots: must be a positive integer, got {shots!r}")
     if pubs_per_job < 1:
         raise ValueError(f"{key}pubs_per_job: must be >= 1, got {pubs_per_job}")
     tags = tags if tags is not None else [{} for _ in circuits]
-    check_budget(plan_jobs(len(circuits), pubs_per_job), len(circuits) * int(shots), max_jobs, max_shots, key)
+    book = Ledger(ledger if ledger is not None else path.with_name(LEDGER_NAME))
     target = resolve_backend(backend)
     local = is_local(backend)
     isa = isa_circuits(circuits, target, optimization_level, seed_transpiler)
     hashes = [circuit_hash(c, shots) for c in isa]
-    payload = existing if path.is_file() else {
-        "generation": 0, "backend": target.name, "local": local, "shots": int(shots),
-        "pubs_per_job": pubs_per_job, "optimization_level": optimization_level,
-        "seed_transpiler": seed_transpiler, "seed_simulator": seed_simulator,
-        "submitted_at": _now(), "point": point, "complete": False, "batch_id": None, "jobs": [],
-        "circuits": [{"index": i, "hash": h, "shots": int(shots), "tags": t} for i, (h, t) in enumerate(zip(hashes, tags))],
-    } | _versions()
-    if [c["hash"] for c in payload["circuits"]] != hashes:
-        raise ValueError(f"{path} records other circuits than these (config changed?); move it away to submit anew")
-    done = {i for job in payload["jobs"] for i in job["circuits"]}
-    todo = [i for i in range(len(isa)) if i not in done]
-    if not _qpy_path(path).is_file():
-        with atomic_output(_qpy_path(path)) as tmp, open(tmp, "wb") as fh:
-            qpy.dump(isa, fh)
-    _write_protected(path, payload)
-    submitted = []
-
-    def record(job, indices, batch_id):
-        ids = [todo[i] for i in indices]
-        entry = {"job_id": job.job_id(), "circuits": ids, "shots": int(shots) * len(ids), "submitted_at": _now()}
-        payload["jobs"].append(entry)
-        payload["batch_id"] = batch_id
+    with book.locked():
+        existing = _read_json(path)  # another run may have written it while this one transpiled
+        if existing is not None and existing.get("complete"):
+            log.info("manifest %s was completed by another run (%d jobs): nothing submitted", path,
+                     len(existing["jobs"]))
+            return existing
+        payload = existing or {
+            "generation": 0, "backend": target.name, "local": local, "shots": int(shots),
+            "pubs_per_job": pubs_per_job, "optimization_level": optimization_level,
+            "seed_transpiler": seed_transpiler, "seed_simulator": seed_simulator,
+            "submitted_at": _now(), "point": point, "complete": False, "batch_id": None, "jobs": [],
+            "circuits": [{"index": i, "hash": h, "shots": int(shots), "tags": t}
+                         for i, (h, t) in enumerate(zip(hashes, tags))],
+        } | _versions()
+        if [c["hash"] for c in payload["circuits"]] != hashes:
+            raise ValueError(f"{path} records other circuits than these (config changed?); move it away to submit anew")
+        _merge_ledger(path, payload, book.jobs(path))
+        done = {i for job in payload["jobs"] for i in job["circuits"]}
+        todo = [i for i in range(len(isa)) if i not in done]
+        _check_budget_with(book, plan_jobs(len(todo), pubs_per_job), len(todo) * int(shots), max_jobs, max_shots, key)
+        if not _qpy_path(path).is_file():
+            with atomic_output(_qpy_path(path)) as tmp, open(tmp, "wb") as fh:
+                qpy.dump(isa, fh)
         _write_protected(path, payload)
-        _append_ledger(ledger, {"event": "submitted", "manifest": str(path), "backend": target.name} | entry)
-        log.info("submitted job %s (%d circuits) to %s", entry["job_id"], len(ids), target.name)
-        submitted.append(job)
+        submitted = []
 
-    _run_jobs(target, [(isa[i], None, int(shots)) for i in todo], pubs_per_job, seed_simulator if local else None, record)
-    payload["complete"] = True
-    _write_protected(path, payload)
-    if local:
-        _store_local(_local_store(path), submitted)
+        def record(job, indices, batch_id):
+            ids = [todo[i] for i in indices]
+            entry = {"job_id": job.job_id(), "circuits": ids, "shots": int(shots) * len(ids), "submitted_at": _now()}
+            book.append({"event": "submitted", "manifest": book.key(path), "generation": 0, "backend": target.name,
+                         "hashes": [hashes[i] for i in ids], "batch_id": batch_id} | entry)
+            payload["jobs"].append(entry)
+            payload["batch_id"] = batch_id
+            _write_protected(path, payload)
+            log.info("submitted job %s (%d circuits) to %s", entry["job_id"], len(ids), target.name)
+            submitted.append(job)
+
+        if todo:
+            _run_jobs(target, [(isa[i], None, int(shots)) for i in todo], pubs_per_job, seed_simulator if local else None,
+                      record)
+        payload["complete"] = True
+        _write_protected(path, payload)
+        if local and submitted:
+            _store_local(_local_store(path), submitted)
     return payload
 
 
@@ -427,77 +533,50 @@ def collect(
 
 
 def _resubmit(manifest: Path, generations: list[dict], circuits: list[int], max_jobs, max_shots, ledger, key) -> None:
-    """Submit ``circuits`` of the stored ISA circuits again, as the next manifest generation."""
+    """Submit ``circuits`` of the stored ISA circuits again, as the next manifest generation
+    (under the ledger's lock; nothing if another run already made that generation)."""
     from qiskit import qpy
 
     base = generations[0]
-    with open(_qpy_path(manifest), "rb") as fh:
-        isa = qpy.load(fh)
-    used = (sum(len(g["jobs"]) for g in generations), sum(j["shots"] for g in generations for j in g["jobs"]))
-    g = len(generations)
-    path = generation_path(manifest, g)
-    payload = {"generation": g, "backend": base["backend"], "local": base["local"], "shots": base["shots"],
-               "submitted_at": _now(), "point": base["point"], "resubmits": circuits, "complete": False,
-               "batch_id": None, "jobs": []} | _versions()
-    check_budget(used[0] + plan_jobs(len(circuits), base["pubs_per_job"]), used[1] + len(circuits) * base["shots"],
-                 max_jobs, max_shots, key)
-    target = resolve_backend(base["backend"])
-    _write_protected(path, payload)
-    submitted = []
-
-    def record(job, indices, batch_id):
-        entry = {"job_id": job.job_id(), "circuits": [circuits[i] for i in indices],
-                 "shots": base["shots"] * len(indices), "submitted_at": _now()}
-        payload["jobs"].append(entry)
-        payload["batch_id"] = batch_id
+    book = Ledger(ledger if ledger is not None else manifest.with_name(LEDGER_NAME))
+    with book.locked():
+        if len(load_generations(manifest)) != len(generations):
+            log.warning("%s: another run resubmitted while this one collected: nothing resubmitted", manifest)
+            return
+        with open(_qpy_path(manifest), "rb") as fh:
+            isa = qpy.load(fh)
+        g = len(generations)
+        path = generation_path(manifest, g)
+        payload = {"generation": g, "backend": base["backend"], "local": base["local"], "shots": base["shots"],
+                   "submitted_at": _now(), "point": base["point"], "resubmits": circuits, "complete": False,
+                   "batch_id": None, "jobs": []} | _versions()
+        _check_budget_with(book, plan_jobs(len(circuits), base["pubs_per_job"]), len(circuits) * base["shots"],
+                           max_jobs, max_shots, key)
+        target = resolve_backend(base["backend"])
         _write_protected(path, payload)
-        _append_ledger(ledger, {"event": "resubmitted", "manifest": str(path), "backend": target.name} | entry)
-        log.info("resubmitted job %s (%d circuits, generation %d)", entry["job_id"], len(indices), g)
-        submitted.append(job)
+        submitted = []
 
-    _run_jobs(target, [(isa[i], None, base["shots"]) for i in circuits], base["pubs_per_job"],
-              base["seed_simulator"] if base["local"] else None, record)
-    payload["complete"] = True
-    _write_protected(path, payload)
-    if base["local"]:
-        _store_local(_local_store(path), submitted)
+        def record(job, indices, batch_id):
+            entry = {"job_id": job.job_id(), "circuits": [circuits[i] for i in indices],
+                     "shots": base["shots"] * len(indices), "submitted_at": _now()}
+            book.append({"event": "resubmitted", "manifest": book.key(manifest), "generation": g,
+                         "backend": target.name, "hashes": [base["circuits"][c]["hash"] for c in entry["circuits"]],
+                         "batch_id": batch_id} | entry)
+            payload["jobs"].append(entry)
+            payload["batch_id"] = batch_id
+            _write_protected(path, payload)
+            log.info("resubmitted job %s (%d circuits, generation %d)", entry["job_id"], len(indices), g)
+            submitted.append(job)
 
-
-# --- sweeps: circuits of a gradient point, and estimates from their counts -----------------
-
-def point_circuits(point, samples: int, base_seed: int, chunk: int = 0) -> tuple[list, list[dict]]:
-    """The measured circuits of a gradient sweep point (a :class:`qnnscope.gradients.GradientPoint`):
-    for every measurement setting, the unshifted and ±π/2-shifted copies of every draw (the same
-    draws as the simulated sweep's chunk ``chunk``), with tags (setting, copy, sample)."""
-    from qnnscope.backends.qiskit_backend import op_angles
-    from qnnscope.gradients import validate
-    from qnnscope.shots import measurement_settings, setting_circuit, shifted_copies
-
-    circuit, observable, params = validate(point, samples)
-    seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
-    theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
-    gates, copies = shifted_copies(circuit, params)
-    circuits, tags = [], []
-    for k, setting in enumerate(measurement_settings(observable)):
-        measured = setting_circuit(circuit, setting)
-        for copy in range(copies):
-            for s in range(samples):
-                angles = op_angles(measured, theta[s])
-                if copy:
-                    angles[gates[(copy - 1) // 2][1]] += math.pi / 2 if copy % 2 else -math.pi / 2
-                circuits.append(measured_circuit(measured, angles, choices[s]))
-                tags.append({"setting": k, "copy": copy, "sample": s})
-    return circuits, tags
+        _run_jobs(target, [(isa[i], None, base["shots"]) for i in circuits], base["pubs_per_job"],
+                  base["seed_simulator"] if base["local"] else None, record)
+        payload["complete"] = True
+        _write_protected(path, payload)
+        if base["local"]:
+            _store_local(_local_store(path), submitted)
 
 
-def n_circuits(point, samples: int) -> int:
-    """How many circuits :func:`point_circuits` makes for ``point`` (for budgets, without qiskit)."""
-    from qnnscope.gradients import validate
-    from qnnscope.shots import measurement_settings, shifted_copies
-
-    circuit, observable, params = validate(point, samples)
-    return len(measurement_settings(observable)) * shifted_copies(circuit, params)[1] * samples
-
+# --- stored circuits ------------------------------------------------------------------
 
 def load_isa(manifest: str | os.PathLike) -> list:
     """The ISA circuits a manifest's jobs ran (stored beside it as QPY at submission)."""
@@ -505,96 +584,6 @@ def load_isa(manifest: str | os.PathLike) -> list:
 
     with open(_qpy_path(Path(manifest)), "rb") as fh:
         return qpy.load(fh)
-
-
-def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: int = 0,
-              isa: list | None = None) -> pd.DataFrame:
-    """Per draw and parameter: the cost and parameter-shift gradient estimated from ``counts``
-    (``grad``, ``cost``), next to the exact values on the same draws (``grad_exact``,
-    ``cost_exact``, torch engine in complex128).  With the ISA circuits that ran (``isa``), also
-    what the device's calibrated noise model predicts for them (exactly, readout errors
-    included: ``grad_noisy``, ``cost_noisy``) and the variance of the shot estimate given that
-    model (``grad_shot_var``, Σ (σ²₊ + σ²₋)/(4·shots)), so Var[grad] ≈ Var[grad_noisy] +
-    mean(grad_shot_var) when the model describes the device."""
-    from qnnscope.backends import device_noise, get_backend
-    from qnnscope.gradients import validate
-    from qnnscope.shots import (
-        combine_shifts,
-        measurement_settings,
-        outcome_variance,
-        shifted_copies,
-    )
-
-    circuit, observable, params = validate(point, samples)
-    settings = measurement_settings(observable)
-    gates, copies = shifted_copies(circuit, params)
-    est = np.zeros(copies * samples)
-    for (k, copy, s), group in counts.groupby(["tag_setting", "tag_copy", "tag_sample"]):
-        outcomes = group["bits"].map(lambda b: int(b, 2)).to_numpy()
-        n = group["count"].to_numpy()
-        est[copy * samples + s] += settings[k].values[outcomes] @ n / n.sum()
-    cost, grad = combine_shifts(est, gates, len(params))
-    noisy = {}
-    if isa is not None:
-        shots = int(counts["shots"].iloc[0])
-        probs = device_noise.outcome_probabilities(isa, resolve_backend(counts["backend"].iloc[0]))
-        mean, var = np.zeros(copies * samples), np.zeros(copies * samples)
-        for (k, copy, s), i in counts.groupby(["tag_setting", "tag_copy", "tag_sample"])["circuit"].first().items():
-            mean[copy * samples + s] += probs[i] @ settings[k].values
-            var[copy * samples + s] += outcome_variance(probs[i], settings[k].values) / shots
-        cost_noisy, grad_noisy = combine_shifts(mean, gates, len(params))
-        grad_shot_var = combine_shifts(var, gates, len(params), variance=True)[1]
-        noisy = {"grad_noisy": grad_noisy.reshape(-1), "cost_noisy": np.repeat(cost_noisy, len(params)),
-                 "grad_shot_var": grad_shot_var.reshape(-1)}
-    seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
-    theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
-    cost_exact, grad_exact = get_backend("torch").evaluate(circuit, observable, theta, choices, params, "complex128")
-    frame = pd.DataFrame({
-        "chunk": np.int64(chunk),
-        "sample": np.repeat(np.arange(samples, dtype=np.int64), len(params)),
-        "param_index": np.tile(np.asarray(params, dtype=np.int64), samples),
-        "param_layer": np.tile(np.asarray([circuit.param_layer[p] for p in params], dtype=np.int64), samples),
-        "grad": grad.reshape(-1), "cost": np.repeat(cost, len(params)),
-        "grad_exact": grad_exact.reshape(-1), "cost_exact": np.repeat(cost_exact, len(params)),
-    } | noisy)
-    for name, value in point.columns().items():
-        frame[name] = value
-    frame["backend"] = counts["backend"].iloc[0]
-    frame["shots"] = int(counts["shots"].iloc[0])
-    frame["seed"] = seed
-    frame["qnnscope_version"] = qnnscope.__version__
-    return frame
-
-
-def summarize(frames: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.DataFrame:
-    """Per point, shots and parameter: the gradient variance (ddof=1) from the device's counts
-    and from the exact values on the same draws, with bootstrap CIs, and the mean costs; with
-    the noisy-simulation columns of :func:`estimates`, also the variance of the noise model's
-    exact gradients (``grad_var_noisy``, CI), the mean shot-noise variance (``shot_excess``) and
-    their sum (``grad_var_expected``: what the counts should show if the model is right)."""
-    from qnnscope import stats
-    from qnnscope.gradients import POINT_COLUMNS
-
-    keys = [c for c in ("sweep", *POINT_COLUMNS, "shots", "param_index", "param_layer") if c in frames.columns]
-    rows = []
-    for key, group in frames.groupby(keys, sort=True, dropna=False):
-        seed = sampling.stable_seed(list(map(str, key)))
-        device = stats.summarize(group["grad"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
-        exact = stats.summarize(group["grad_exact"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
-        rows.append(dict(zip(keys, key)) | {
-            "n_samples": device["n"], "grad_var": device["var"], "grad_var_lo": device["var_lo"],
-            "grad_var_hi": device["var_hi"], "grad_var_exact": exact["var"], "grad_var_exact_lo": exact["var_lo"],
-            "grad_var_exact_hi": exact["var_hi"], "ci": ci, "cost_mean": float(group["cost"].mean()),
-            "cost_mean_exact": float(group["cost_exact"].mean()),
-            "qnnscope_version": group["qnnscope_version"].iloc[0],
-        })
-        if "grad_noisy" in group:
-            noisy = stats.summarize(group["grad_noisy"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
-            excess = float(group["grad_shot_var"].mean())
-            rows[-1] |= {"grad_var_noisy": noisy["var"], "grad_var_noisy_lo": noisy["var_lo"],
-                         "grad_var_noisy_hi": noisy["var_hi"], "shot_excess": excess,
-                         "grad_var_expected": noisy["var"] + excess, "cost_mean_noisy": float(group["cost_noisy"].mean())}
-    return pd.DataFrame(rows)
 
 
 # --- credentials ---------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""qiskit-aer backend: one bound ``QuantumCircuit`` per sample and per parameter shift.
+"""qiskit-aer backend: one bound ``QuantumCircuit`` per sample and per parameter shift; the
+converter to qiskit circuits (also measured, parameterised copies for samplers) and the engine's
+noise channels as an Aer noise model.
 
 A reference for the torch engine, and the road to qiskit's noise models and hardware.  Values
 are exact: Aer's save instructions read ⟨Pauli sum⟩ and p(0…0) from the simulated state, no
@@ -11,15 +13,18 @@ depend on the bit order.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_aer import AerSimulator
 
 from qnnscope.backends.base import BatchBackend
 from qnnscope.circuits.description import Circuit
 from qnnscope.costs import Observable
+from qnnscope.sim.noise import NOISELESS, NoiseModel
 
 METHODS = ("statevector", "density_matrix", "matrix_product_state")
 """Aer simulation methods that give exact expectation values for these circuits."""
@@ -125,3 +130,94 @@ def _value(data: dict, observable: Observable) -> float:
     value = observable.constant + observable.projector_coeff * float(data["p0"][0])
     return value + float(np.real(data["pauli"])) if "pauli" in data else value
 
+
+def measured_pubs(circuit: Circuit, settings, theta, choices, params) -> Iterator[tuple[int, object, np.ndarray, Callable]]:
+    """Every draw × ±π/2-shifted copy as parameterised qiskit circuits: per setting and distinct
+    Pauli-choice row, (setting index, the circuit measured on every wire (classical bit j = wire
+    j), its rows (copies-major, as :func:`qnnscope.sim.shots.probabilities`), ``values(qc)``: the rows' angles as
+    columns in ``qc.parameters`` order, for this circuit or a transpiled copy of it)."""
+    from qnnscope.sim.shots import setting_circuit, shifted_copies
+
+    theta = np.asarray(theta, dtype=np.float64)
+    S = theta.shape[0]
+    choices = np.zeros((S, 0), dtype=np.int64) if choices is None else np.asarray(choices).reshape(S, -1)
+    gates, copies = shifted_copies(circuit, params)
+    trainable = [i for i, op in enumerate(circuit.ops) if op.is_trainable]
+    angles = np.tile(theta[:, [circuit.ops[i].param for i in trainable]], (copies, 1, 1))  # (copies, S, gates)
+    for k, (_, g) in enumerate(gates):
+        angles[1 + 2 * k, :, trainable.index(g)] += math.pi / 2
+        angles[2 + 2 * k, :, trainable.index(g)] -= math.pi / 2
+    rows_of = np.arange(copies * S).reshape(copies, S)
+    if choices.size:
+        unique, group = np.unique(choices, axis=0, return_inverse=True)
+    else:
+        unique, group = choices[:1], np.zeros(S, dtype=np.int64)
+    vec = ParameterVector("a", len(circuit.ops))  # vec[j] drives op j
+    for i, setting in enumerate(settings):
+        measured = setting_circuit(circuit, setting)
+        symbols = [vec[j] if op.is_trainable else (op.angle or 0.0) for j, op in enumerate(measured.ops)]
+        for u, row in enumerate(unique):
+            qc = to_qiskit(measured, symbols, row)
+            qc.measure_all()
+            mine = np.flatnonzero(group.reshape(-1) == u)
+
+            def values(target, mine=mine):
+                order = [trainable.index(p.index) for p in target.parameters]
+                return angles[:, mine][..., order].reshape(-1, len(order))
+
+            yield i, qc, rows_of[:, mine].reshape(-1), values
+
+
+def bit_reversal(n: int) -> np.ndarray:
+    """Map qiskit's outcome integer (qubit k = bit k) to ours (wire 0 most significant)."""
+    idx = np.arange(2**n)
+    return sum(((idx >> k) & 1) << (n - 1 - k) for k in range(n))
+
+
+def aer_noise_model(noise: NoiseModel, basis_gates: Sequence[str] | None = None):
+    """The same channels as a ``qiskit_aer.noise.NoiseModel``: after every one-qubit gate of
+    ``basis_gates`` the depolarising error then amplitude damping; after every two-qubit gate the
+    two-qubit depolarising error then amplitude damping on each qubit.  The default basis is the
+    gates qnnscope's qiskit converter emits."""
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+    from qiskit_aer.noise import NoiseModel as AerNoiseModel
+    from qiskit_aer.noise import amplitude_damping_error, depolarizing_error
+
+    if noise.device:
+        raise ValueError(f"noise device:{noise.device} is a device's calibrated model: "
+                         "qnnscope.backends.device_noise.noise_model builds it")
+    if basis_gates is None:
+        basis_gates = list(BASIS_GATES)
+    standard = get_standard_gate_name_mapping()
+    arity = {}
+    for g in basis_gates:
+        if g not in standard or standard[g].num_qubits not in (1, 2):
+            raise ValueError(f"basis gate {g!r} is not a standard one- or two-qubit qiskit gate")
+        arity[g] = standard[g].num_qubits
+    damp = amplitude_damping_error(noise.amplitude_damping) if noise.amplitude_damping else None
+    chains = {1: [], 2: []}
+    if noise.depolarizing_1q:
+        chains[1].append(depolarizing_error(noise.depolarizing_1q, 1))
+    if noise.depolarizing_2q:
+        chains[2].append(depolarizing_error(noise.depolarizing_2q, 2))
+    if damp is not None:
+        chains[1].append(damp)
+        chains[2].append(damp.tensor(damp))
+    model = AerNoiseModel(basis_gates=list(basis_gates))
+    for k, chain in chains.items():
+        gates = [g for g in basis_gates if arity[g] == k]
+        if chain and gates:
+            error = chain[0] if len(chain) == 1 else chain[0].compose(chain[1])
+            model.add_all_qubit_quantum_error(error, gates)
+    return model
+
+
+def aer_expectation(
+    circuit: Circuit, observable: Observable, theta, choices=None, noise: NoiseModel = NOISELESS, dtype="complex128"
+) -> np.ndarray:
+    """⟨O⟩ per sample from qiskit-aer's density-matrix simulator under :func:`aer_noise_model`,
+    exact (no shots): the reference the engine's channels are tested against."""
+    theta = np.asarray(theta, dtype=float)
+    choices = np.zeros((len(theta), 0), dtype=int) if choices is None else np.asarray(choices)
+    backend = AerBackend("density_matrix", noise_model=aer_noise_model(noise))
+    return backend.evaluate(circuit, observable, theta, choices, [], dtype)[0]

@@ -5,7 +5,6 @@ from qnnscope.interpret.embeddings import layer_activations, tsne, whitening
 from qnnscope.interpret.faithfulness import (
     Curve,
     Randomisation,
-    bootstrap_mean,
     deletion,
     energy_share,
     insertion,
@@ -16,7 +15,7 @@ from qnnscope.interpret.faithfulness import (
 from qnnscope.interpret.saliency import gradient_saliency, smoothgrad
 
 __all__ = [
-    "Cam", "Curve", "Randomisation", "bootstrap_mean", "deletion", "energy_share", "gradcam",
+    "Cam", "Curve", "Randomisation", "deletion", "energy_share", "gradcam",
     "gradient_saliency", "insertion", "layer_activations", "pointing_game", "qgradcam", "random_maps",
     "randomisation_check", "rank_correlation", "smoothgrad", "tsne", "upsample", "whitening",
 ]

@@ -10,7 +10,7 @@
   the quantum model must change (low correlation); the trained model's map computed a second
   time is the reference (correlation 1 for a deterministic method).
 - :func:`pointing_game` (Zhang et al. 2018) and :func:`energy_share` on ground-truth masks.
-- :func:`bootstrap_mean`: mean and bootstrap CI through :func:`qnnscope.stats.summarize`.
+- :func:`qnnscope.stats.bootstrap_mean`: mean and bootstrap CI over the finite values.
 
 Maps are torch tensors (B, H, W) at input resolution (see :func:`qnnscope.interpret.cam.upsample`);
 per-sample results are float64 numpy arrays, nan where a sample has no defined value.
@@ -28,7 +28,6 @@ from numpy.typing import ArrayLike
 from scipy import integrate, ndimage, stats
 from torch import Tensor, nn
 
-from qnnscope import stats as qstats
 from qnnscope.interpret.cam import model_input, resolve_target
 from qnnscope.models import hybrid
 
@@ -163,10 +162,3 @@ def energy_share(maps: Tensor, masks: Tensor) -> np.ndarray:
     empty = ~masks.flatten(1).any(1).cpu().numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(empty | (total == 0), np.nan, inside / total)
-
-
-def bootstrap_mean(values: ArrayLike, seed: int = 0, n_boot: int = 2000, ci: float = 0.95) -> dict:
-    """n, mean and its bootstrap CI (mean_lo, mean_hi) over the finite values: nan marks excluded samples."""
-    values = np.asarray(values, dtype=np.float64)
-    summary = qstats.summarize(values[np.isfinite(values)], n_boot=n_boot, ci=ci, seed=seed)
-    return {key: summary[key] for key in ("n", "mean", "mean_lo", "mean_hi", "ci", "ci_method")}

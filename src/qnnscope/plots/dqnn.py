@@ -1,5 +1,5 @@
 """Figures of DQNN training experiments, from ``results/tables/dqnn_training.parquet``
-(:func:`qnnscope.models.generalisation.summarize_runs`).
+(:func:`qnnscope.generalisation.summarize_runs`).
 
 * :func:`test_fidelity_vs_pairs`: Beer et al. (2020) Fig. 2a: mean final test fidelity against the
   number of training pairs N with its bootstrap CI, one line per training rule, the final training
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from qnnscope.models.generalisation import optimal_test_fidelity
+from qnnscope.exact import optimal_test_fidelity
 from qnnscope.plots.gradients import MARKERS, STYLE, save
 
 __all__ = ["test_fidelity_vs_pairs", "save"]

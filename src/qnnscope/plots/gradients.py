@@ -37,7 +37,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from qnnscope import exact
-from qnnscope.gradients import GROUP_COLUMNS, SIZE_COLUMNS
+from qnnscope.gradients.point import GROUP_COLUMNS, SIZE_COLUMNS
 from qnnscope.io import atomic_output
 
 STYLE = {

@@ -35,7 +35,7 @@ from matplotlib.ticker import (
     MultipleLocator,
 )
 
-from qnnscope.gradients import POINT_COLUMNS
+from qnnscope.gradients.point import POINT_COLUMNS
 from qnnscope.landscapes import Scan, grid_scan
 from qnnscope.plots.gradients import MINUS, STYLE, save
 

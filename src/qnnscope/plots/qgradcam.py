@@ -34,7 +34,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from qnnscope.plots.gradients import STYLE, _grid, save
-from qnnscope.qgradcam import HIGHER_IS_BETTER
 
 __all__ = ["class_samples", "curves", "metrics", "normalise", "overlays", "saliency", "save", "tsne"]
 
@@ -125,7 +124,7 @@ def metrics(table: pd.DataFrame) -> Figure:
                 for floor in part.loc[part["method"] == "random", "mean"]:
                     ax.hlines(floor, g - 0.45, g + 0.45, colors=FLOOR_COLOUR, linestyles="--", lw=1.2, gid="random",
                               zorder=4)
-            ax.set_title(_metric_title(metric), loc="left")
+            ax.set_title(_metric_title(metric, rows), loc="left")
             ax.set_xticks(range(len(parts)), [label for label, _ in parts])
             ax.set_ylabel(_ci_label(rows))
             ax.grid(axis="x", visible=False)
@@ -354,12 +353,14 @@ def _metric_groups(table: pd.DataFrame) -> list[tuple[str, dict]]:
     return out
 
 
-def _metric_title(metric: str) -> str:
-    """``deletion AUC (lower is better)``; metrics of unknown direction by name only."""
+def _metric_title(metric: str, rows: pd.DataFrame) -> str:
+    """``deletion AUC (lower is better)``, the direction from the table's ``higher_is_better``;
+    metrics of unknown direction by name only."""
     name = METRICS.get(metric, metric)
-    if metric not in HIGHER_IS_BETTER:
+    directions = set(rows["higher_is_better"].dropna()) if "higher_is_better" in rows.columns else set()
+    if len(directions) != 1:
         return name
-    return f"{name}\n({'higher' if HIGHER_IS_BETTER[metric] else 'lower'} is better{METRIC_NOTES.get(metric, '')})"
+    return f"{name}\n({'higher' if directions.pop() else 'lower'} is better{METRIC_NOTES.get(metric, '')})"
 
 
 def _ci_label(rows: pd.DataFrame) -> str:

@@ -6,7 +6,7 @@ matrices ρ (S, 2^n, 2^n), gate by gate, each gate followed by the channels of a
 local noise makes gradients vanish exponentially in depth (Wang et al. 2021, noise-induced
 barren plateaus), which pure states cannot show.
 
-Channels, in qiskit-aer's parameters (the same numbers build :func:`aer_noise_model`):
+Channels, in qiskit-aer's parameters (the same numbers build :func:`qnnscope.backends.qiskit_backend.aer_noise_model`):
 
 * ``depolarizing_1q`` = λ₁ after every single-qubit gate, on its wire:
   ρ → (1 − λ₁) ρ + λ₁ I/2 ⊗ tr_w ρ  (Aer's ``depolarizing_error(λ₁, 1)``).  As a Pauli channel
@@ -39,7 +39,6 @@ fast path for noiseless sweeps.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -100,17 +99,16 @@ def parse_noise(spec: str, key: str = "noise") -> NoiseModel:
     with terms ``depolarizing`` (λ after every gate, one- and two-qubit), ``depolarizing_1q``,
     ``depolarizing_2q`` and ``damping`` (amplitude damping γ after every gate), e.g.
     ``depolarizing:0.01,damping:0.002``; or ``device:NAME``, the calibrated noise model of the
-    fake IBM backend NAME (``device:fake_manila``; qiskit-aer only).  Errors name ``key``, the
-    spec and what is allowed."""
+    fake IBM backend NAME (``device:fake_manila``; qiskit-aer only; the name is checked against
+    the fake backends by :mod:`qnnscope.backends.device_noise`, not here).  Errors name ``key``,
+    the spec and what is allowed."""
     if spec == "none":
         return NOISELESS
     if spec.startswith("device:"):
-        from qnnscope.backends import device_noise
-
         name = spec.removeprefix("device:")
-        if name not in device_noise.fake_backends():
-            raise ValueError(f"{key}: {spec!r}: {name!r} is not a fake IBM backend; allowed: device:NAME with NAME "
-                             f"one of {', '.join(device_noise.fake_backends())}")
+        if not name.isidentifier():
+            raise ValueError(f"{key}: {spec!r}: {name!r} is not a fake IBM backend name (device:NAME is a whole "
+                             "noise model and takes no other terms; e.g. device:fake_manila)")
         return NoiseModel(device=name)
     values: dict[str, float] = {}
     for part in spec.split(","):
@@ -467,57 +465,3 @@ def expectation(
             value = value + rho[:, index] @ coeff
         out.append(value.real)
     return torch.cat(out) if out else torch.empty(0, dtype=REAL[c.dtype], device=c.device)
-
-
-def aer_noise_model(noise: NoiseModel, basis_gates: Sequence[str] | None = None):
-    """The same channels as a ``qiskit_aer.noise.NoiseModel``: after every one-qubit gate of
-    ``basis_gates`` the depolarising error then amplitude damping; after every two-qubit gate the
-    two-qubit depolarising error then amplitude damping on each qubit.  The default basis is the
-    gates qnnscope's qiskit converter emits.  (qiskit is imported here, not by the engine path.)"""
-    from qiskit.circuit.library import get_standard_gate_name_mapping
-    from qiskit_aer.noise import NoiseModel as AerNoiseModel
-    from qiskit_aer.noise import amplitude_damping_error, depolarizing_error
-
-    from qnnscope.backends import qiskit_backend
-
-    if noise.device:
-        from qnnscope.backends import device_noise
-
-        return device_noise.noise_model(device_noise.backend(noise.device))
-    if basis_gates is None:
-        basis_gates = list(qiskit_backend.BASIS_GATES)
-    standard = get_standard_gate_name_mapping()
-    arity = {}
-    for g in basis_gates:
-        if g not in standard or standard[g].num_qubits not in (1, 2):
-            raise ValueError(f"basis gate {g!r} is not a standard one- or two-qubit qiskit gate")
-        arity[g] = standard[g].num_qubits
-    damp = amplitude_damping_error(noise.amplitude_damping) if noise.amplitude_damping else None
-    chains = {1: [], 2: []}
-    if noise.depolarizing_1q:
-        chains[1].append(depolarizing_error(noise.depolarizing_1q, 1))
-    if noise.depolarizing_2q:
-        chains[2].append(depolarizing_error(noise.depolarizing_2q, 2))
-    if damp is not None:
-        chains[1].append(damp)
-        chains[2].append(damp.tensor(damp))
-    model = AerNoiseModel(basis_gates=list(basis_gates))
-    for k, chain in chains.items():
-        gates = [g for g in basis_gates if arity[g] == k]
-        if chain and gates:
-            error = chain[0] if len(chain) == 1 else chain[0].compose(chain[1])
-            model.add_all_qubit_quantum_error(error, gates)
-    return model
-
-
-def aer_expectation(
-    circuit: Circuit, observable: Observable, theta, choices=None, noise: NoiseModel = NOISELESS, dtype="complex128"
-) -> np.ndarray:
-    """⟨O⟩ per sample from qiskit-aer's density-matrix simulator under :func:`aer_noise_model`,
-    exact (no shots): the reference the engine's channels are tested against."""
-    from qnnscope.backends.qiskit_backend import AerBackend
-
-    theta = np.asarray(theta, dtype=float)
-    choices = np.zeros((len(theta), 0), dtype=int) if choices is None else np.asarray(choices)
-    backend = AerBackend("density_matrix", noise_model=aer_noise_model(noise))
-    return backend.evaluate(circuit, observable, theta, choices, [], dtype)[0]

@@ -2,7 +2,7 @@
 
 A network learns a Haar-random unitary V from N training pairs (|φ_x⟩, V|φ_x⟩) and is tested on
 M = ``test_pairs`` pairs: test fidelity = mean over test pairs of ⟨φ|V† ρ_out V|φ⟩.  Test sets
-(:data:`TEST_SETS`): ``disjoint`` (the default) tests on M fresh pairs; ``including_training`` is
+(:data:`qnnscope.exact.TEST_SETS`): ``disjoint`` (the default) tests on M fresh pairs; ``including_training`` is
 Beer et al.'s own protocol (GeneralizationTask.m in github.com/qigitphannover/
 DeepQuantumNeuralNetworks: train on the first N of 10 pairs, score the cost on all 10), which
 tests on M pairs of which the first N are the training pairs.
@@ -11,7 +11,8 @@ tests on M pairs of which the first N are the training pairs.
 - :func:`run_block`: every repetition of one (N, method) as one batch of networks, with
   provenance (one workflow job); each repetition's curve is the one :func:`run_experiment` gives;
 - :func:`summarize_runs`: curves → final fidelities per run, mean and bootstrap CI per group;
-- :func:`optimal_test_fidelity`: the best mean test fidelity any learner can reach from N pairs.
+- :func:`qnnscope.exact.optimal_test_fidelity`: the best mean test fidelity any learner can reach
+  from N pairs.
 
 Seeds (:func:`experiment_seeds`) are stable hashes.  Within one repetition the unitary V, the
 test inputs and the initial network are shared by every N and every method, so the curve over N
@@ -27,86 +28,15 @@ import time
 
 import numpy as np
 import pandas as pd
-import torch
 
 from qnnscope import io, sampling
-from qnnscope.models.dqnn import DQNN, draw
-from qnnscope.models.training import train_beer, train_gradient, training_pairs
+from qnnscope.exact import TEST_SETS, optimal_test_fidelity
 
 METHODS = ("beer", "gradient:OPTIMIZER")
 """Training rules: Beer et al.'s update, or a torch.optim optimizer by name (``gradient:Adam``)."""
-TEST_SETS = ("disjoint", "including_training")
-"""Test sets: M fresh pairs, or M pairs whose first N are the training pairs (Beer et al.'s code)."""
 RUN_COLUMNS = ("widths", "task", "method", "n_pairs", "repetition")
 """Columns that identify one training run (with the experiment ``name`` in workflow tables)."""
 _SEED_TAG = "qnnscope.dqnn_training"
-
-
-def optimal_test_fidelity(n_pairs, dim: int, test_set: str = "disjoint", test_pairs: int | None = None):
-    """Best achievable mean test fidelity for a Haar-random unitary V on ``dim`` dimensions
-    learnt from ``n_pairs`` pure training pairs with Haar-random inputs, tested on Haar inputs
-    (``test_set='disjoint'``):
-
-        F*(N) = (N² + d + 1) / (d(d + 1))   for N < d,        F*(N) = 1   for N ≥ d.
-
-    Derivation.  Let S = span{φ_1 … φ_N}, k = dim S = min(N, d).  The pairs are rays, but for
-    generic (non-orthogonal) inputs the overlaps ⟨φ_x|φ_y⟩ = ⟨Vφ_x|Vφ_y⟩ fix the outputs' relative
-    phases, so the data determine V on S up to a global phase, and nothing else.  Given V on S,
-    the Haar measure leaves W = V restricted to S⊥ → (VS)⊥ Haar-random on U(d − k).  Write a test
-    state φ = a + b (a ∈ S, b ∈ S⊥); averaging the target Vφ over W gives the linear map
-
-        Π(φφ†) = V a a† V† + ‖b‖² P⊥/(d − k)          (P⊥: projector on (VS)⊥),
-
-    without cross terms since E W = 0, also for d − k = 1 (W is then a uniform phase).  A trained
-    learner is a channel Φ; its mean test fidelity E_φ tr[Φ(φφ†) Π(φφ†)] is linear in Φ, and
-    E[φφ† ⊗ φφ†] = (1 + SWAP)/(d(d + 1)) turns it into (d + tr[J_Π J_Φ])/(d(d + 1)) with the
-    Choi matrices J_Φ (tr_out J_Φ = 1) and J_Π = |Ω_S⟩⟨Ω_S| + P⊥ ⊗ P_{S⊥}ᵀ/(d − k),
-    |Ω_S⟩ = Σ_{i∈S} |Vi⟩|i⟩.  As |Ω_S⟩⟨Ω_S| ≤ k (1 ⊗ P_S), tr[J_Π J_Φ] ≤ k·k + (d − k)/(d − k):
-
-        F* ≤ (k² + d + 1)/(d(d + 1)),
-
-    attained by the unitary equal to V on S and to any fixed unitary S⊥ → (VS)⊥: no channel
-    beats "exact on the span, anything unitary on the rest".  For k = d the complement is empty
-    and F* = 1.  N = d − 1 is not enough: the missing column is known up to a phase, but that
-    phase is relative to the known part and matters for every superposition, so
-    F*(d − 1) = (d² − d + 2)/(d(d + 1)) (0.806 for d = 8).  N = 0 gives the Haar average 1/d.
-
-    This is the unentangled case of the quantum no-free-lunch theorem (Poland, Beer, Osborne,
-    arXiv:2003.14103; Sharma et al., arXiv:2007.04900): mean risk ≥ 1 − (N² + d + 1)/(d(d + 1)).
-    It lies below the naive line N/d + (1 − N/d)/d (the test state's weight in S learnt, the
-    rest guessed), which no learner reaches on average for 0 < N < d.
-
-    ``test_set='including_training'`` (Beer et al.'s code): the test set is M = ``test_pairs``
-    Haar pairs and the learner trains on the first N of them, so the test fidelity is
-    (1/M)[Σ_{x ≤ N} f_x + Σ_{x > N} f_x].  A training term is at most 1.  An unseen pair is a
-    Haar state independent of the data, so given the data its expected term is the learner's
-    mean fidelity on fresh states, at most F*(N) by the bound above (which holds for every data
-    set, the average running over V's freedom on S⊥ and the test state).  Hence
-
-        F*_incl(N) = (N · 1 + (M − N) · F*(N)) / M,
-
-    and it is reached: the learner exact on S fits every training pair (φ_x ∈ S) with fidelity 1
-    and reaches F*(N) on fresh states at once.  It is 1 from N = d, and above F*(N) for 0 < N < d
-    by N(1 − F*(N))/M.  Beer et al.'s published Fig. 2a curve could not be checked against it
-    here (the figure's data are not available offline).
-
-    Works on arrays of N.
-    """
-    if dim < 1:
-        raise ValueError(f"dim: must be >= 1, got {dim}")
-    n = np.asarray(n_pairs)
-    if np.any(n < 0):
-        raise ValueError(f"n_pairs: must be >= 0, got {n_pairs}")
-    if test_set not in TEST_SETS:
-        raise ValueError(f"test_set: unknown test set {test_set!r}; allowed: {', '.join(TEST_SETS)}")
-    k = np.minimum(n, dim).astype(float)
-    value = np.where(n >= dim, 1.0, (k**2 + dim + 1) / (dim * (dim + 1)))
-    if test_set == "including_training":
-        if test_pairs is None or np.any(n > test_pairs):
-            raise ValueError(f"test_pairs: test set 'including_training' holds the N training pairs, so it needs "
-                             f"test_pairs >= N = {np.max(n)}; got {test_pairs}")
-        value = (n + (test_pairs - n) * value) / test_pairs
-    return float(value) if value.ndim == 0 else value
 
 
 def experiment_seeds(seed: int, widths, task: str, n_pairs: int, repetition: int) -> dict[str, int]:
@@ -129,6 +59,8 @@ def check_method(method: str) -> str | None:
     if kind != "gradient" or not optimizer:
         raise ValueError(f"method: unknown training rule {method!r}; "
                          "allowed: beer, gradient:OPTIMIZER (e.g. gradient:Adam)")
+    import torch
+
     if not isinstance(getattr(torch.optim, optimizer, None), type):
         raise ValueError(f"method: torch.optim has no optimizer {optimizer!r} (in {method!r})")
     if optimizer == "LBFGS":
@@ -179,6 +111,11 @@ def run_block(widths, task: str, n_pairs: int, test_pairs: int, repetitions: int
 def _train(widths, task: str, n_pairs: int, test_pairs: int, repetitions: list[int], method: str, steps: int,
            eta: float, eps: float, lr: float, seed: int, test_set: str) -> pd.DataFrame:
     """The given repetitions of one (N, method) as one batch; their curves, repetition-major."""
+    import torch
+
+    from qnnscope.models.dqnn import DQNN, draw
+    from qnnscope.models.training import train_beer, train_gradient, training_pairs
+
     optimizer = check_method(method)
     widths = tuple(int(w) for w in widths)
     for name, value, low in (("n_pairs", n_pairs, 1), ("test_pairs", test_pairs, 1), ("steps", steps, 0),

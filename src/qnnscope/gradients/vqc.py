@@ -1,0 +1,159 @@
+"""Gradients of variational-circuit points: exact on any backend, under noise channels or a
+device's calibrated noise model, or estimated from shots."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from qnnscope import sampling
+from qnnscope.circuits import ANSATZE, Circuit, build
+from qnnscope.costs import Observable, make_cost
+from qnnscope.gradients.point import Evaluation, GradientPoint, resolve_params
+
+log = logging.getLogger(__name__)
+
+BLOCK_AMPLITUDES = 2**24
+"""Amplitudes per engine call (samples × 2^n): bounds memory and paces the progress bar."""
+NOISY_BACKENDS = ("torch", "qiskit-aer")
+"""Backends that simulate noise channels (:mod:`qnnscope.sim.noise`) and draw shots
+(:mod:`qnnscope.backends.shots`)."""
+
+_circuit = functools.lru_cache(maxsize=4096)(build)
+"""Circuits are read-only once built; sweeps validate thousands of points that share a few."""
+
+
+def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observable, list[int]]:
+    """The VQC-specific checks of :func:`qnnscope.gradients.evaluate.validate`."""
+    from qnnscope.backends import available
+    from qnnscope.backends.torch_backend import METHODS
+
+    if point.ansatz not in ANSATZE:
+        raise ValueError(f"{key('ansatz')}: unknown ansatz {point.ansatz!r}; allowed: {', '.join(sorted(ANSATZE))}")
+    minimum = 2 if point.ansatz == "alternating" else 1
+    if int(point.n_qubits) < minimum:
+        raise ValueError(f"{key('qubits')}: {point.ansatz} needs at least {minimum} qubits, got {point.n_qubits}")
+    if int(point.depth) < 1:
+        raise ValueError(f"{key('depth')}: must be >= 1, got {point.depth}")
+    if point.backend not in available():
+        raise ValueError(f"{key('backend')}: unknown backend {point.backend!r}; allowed: {', '.join(available())}")
+    if point.method not in METHODS:
+        raise ValueError(f"{key('method')}: unknown method {point.method!r}; allowed: {', '.join(METHODS)}")
+    if point.backend != "torch" and (point.method != "auto" or point.device != "cpu"):
+        raise ValueError(f"{key('method')}/{key('device')}: only the torch backend takes a method or device")
+    if point.init not in sampling.INITS:
+        raise ValueError(f"{key('init')}: unknown init {point.init!r}; allowed: {', '.join(sampling.INITS)}")
+    _validate_noise_and_shots(point, key)
+    if (point.init == "identity_block") != (int(point.identity_block) > 0):
+        raise ValueError(
+            f"{key('identity-block')}: init 'identity_block' and identity_block > 0 go together, "
+            f"got init={point.init!r}, identity_block={point.identity_block}"
+        )
+    try:
+        circuit = _circuit(point.ansatz, int(point.n_qubits), int(point.depth), int(point.identity_block))
+    except ValueError as exc:
+        raise ValueError(f"{key('depth')}: {exc}") from None
+    observable = make_cost(point.cost, circuit.n_qubits, key=key("cost"))
+    params = resolve_params(point.params, circuit.n_params, key=key("params"))
+    if point.init == "normal" and not (point.sigma and point.sigma > 0):
+        raise ValueError(f"{key('sigma')}: init 'normal' needs sigma > 0, got {point.sigma}")
+    return circuit, observable, params
+
+
+def _validate_noise_and_shots(point: GradientPoint, key) -> None:
+    """A point's noise spec and shots: parsable, on a backend that has them; a device's noise
+    model (a fake backend's name, checked offline) on qiskit-aer only."""
+    from qnnscope.sim.noise import parse_noise
+
+    model = parse_noise(point.noise, key("noise"))
+    if isinstance(point.shots, bool) or int(point.shots) != point.shots or point.shots < 0:
+        raise ValueError(f"{key('shots')}: must be an integer >= 0 (0: exact expectation values), got {point.shots!r}")
+    if (point.noise != "none" or point.shots) and point.backend not in NOISY_BACKENDS:
+        raise ValueError(f"{key('backend')}: noise and shots run on the backends {', '.join(NOISY_BACKENDS)}, "
+                         f"got {point.backend!r}")
+    if model.device:
+        from qnnscope.backends import device_noise
+
+        if model.device not in device_noise.fake_backends():
+            raise ValueError(f"{key('noise')}: {point.noise!r}: {model.device!r} is not a fake IBM backend; allowed: "
+                             f"device:NAME with NAME one of {', '.join(device_noise.fake_backends())}")
+        if point.backend != "qiskit-aer":
+            raise ValueError(f"{key('backend')}: noise {point.noise!r} is a device's calibrated noise model, simulated "
+                             f"on qiskit-aer; got backend {point.backend!r} (the torch engine has the channels "
+                             f"depolarizing, depolarizing_1q, depolarizing_2q, damping)")
+    if (point.noise != "none" or point.shots) and point.method != "auto":
+        raise ValueError(f"{key('method')}: noisy and shot-based gradients use the parameter-shift rule (method auto), "
+                         f"got {point.method!r}")
+
+
+def transpile_seed(point: GradientPoint) -> int:
+    """The transpiler seed of a point under a device's noise model (from its draws' key)."""
+    return sampling.stable_seed("qnnscope.transpile", point.seed_key()) % 2**31
+
+
+def _noisy_or_shots(point: GradientPoint, circuit: Circuit, observable: Observable, theta, choices,
+                    params: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Costs and parameter-shift gradients under the point's noise (exact density matrices), or
+    estimated from its shots (sampled bitstrings, noiseless or noisy), on the torch engine or
+    qiskit-aer; a device's noise model is transpiled to the device with a seed from the point."""
+    from qnnscope.sim import engine, noise
+
+    model = noise.parse_noise(point.noise)
+    seed_transpiler = transpile_seed(point)
+    if point.shots:
+        from qnnscope.backends import shots
+
+        source = "engine" if point.backend == "torch" else "aer"
+        return shots.shot_gradients(circuit, observable, theta, choices, params, point.shots, seed, source=source,
+                                    dtype=point.dtype, device=point.device, noise=model,
+                                    seed_transpiler=seed_transpiler)
+    if model.device:
+        from qnnscope.backends import device_noise
+
+        return device_noise.gradients(circuit, observable, theta, choices, params, model.device, seed_transpiler,
+                                      point.dtype)
+    if point.backend == "qiskit-aer":
+        from qnnscope.backends.qiskit_backend import AerBackend, aer_noise_model
+
+        return AerBackend("density_matrix", noise_model=aer_noise_model(model)).evaluate(
+            circuit, observable, theta, choices, params, point.dtype)
+
+    def expect(*args, **options):
+        return noise.expectation(*args, noise=model, **options)
+
+    costs, grads = engine.param_shift(circuit, observable, theta, choices, params, point.device, point.dtype, expect)
+    return costs.double().cpu().numpy(), grads.double().cpu().numpy()
+
+
+def evaluate(point: GradientPoint, checked: tuple, samples: int, seed: int, progress: bool | None) -> Evaluation:
+    """Draw ``samples`` parameter vectors from ``seed`` and evaluate costs and gradients, in
+    blocks that bound memory (``checked``: what :func:`validate` returned)."""
+    from qnnscope.backends import get_backend
+
+    circuit, observable, params = checked
+    theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
+    options = {"device": point.device, "method": point.method} if point.backend == "torch" else {}
+    backend = get_backend(point.backend, **options)
+    costs, grads = np.empty(samples), np.empty((samples, len(params)))
+    start = time.perf_counter()
+    show = sys.stderr.isatty() if progress is None else progress
+    exact = point.noise == "none" and not point.shots
+    # density matrices hold 4^n amplitudes; noiseless shots draw from 2^n probabilities per shifted copy
+    block = max(16, BLOCK_AMPLITUDES >> (circuit.n_qubits * (1 if point.noise == "none" else 2)))
+    for lo in tqdm(range(0, samples, block), desc=f"{point.ansatz} n={point.n_qubits} L={point.depth}", disable=not show):
+        hi = min(samples, lo + block)
+        if exact:
+            c, g = backend.evaluate(circuit, observable, theta[lo:hi], choices[lo:hi], params, point.dtype)
+        else:
+            c, g = _noisy_or_shots(point, circuit, observable, theta[lo:hi], choices[lo:hi], params,
+                                   sampling.stable_seed(seed, "shots", lo) % 2**32)
+        costs[lo:hi], grads[lo:hi] = c, g
+    wall = time.perf_counter() - start
+    log.info("%s: %d samples x %d params in %.2f s", point, samples, len(params), wall)
+    wires = [circuit.ops[circuit.param_gates(p)[0]].wires[0] for p in params]
+    return Evaluation(costs, grads, params, [circuit.param_layer[p] for p in params], wires, seed, wall)
