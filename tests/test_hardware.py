@@ -391,3 +391,17 @@ def test_the_budget_counts_the_jobs_already_in_the_ledger(tmp_path, submissions)
         ibm.submit(other / "manifest.json", ry_circuits(), BACKEND, 2000, pubs_per_job=2, max_jobs=5,
                    ledger=tmp_path / "ledger.jsonl")
     assert len(submissions) == 3 and not (other / "manifest.json").exists()
+
+
+def test_a_mistyped_fake_backend_is_refused_offline(monkeypatch):
+    import qiskit_ibm_runtime
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("validation reached for IBM's service")
+
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", no_network)
+    for typo in ("fake_manilla", "FakeManila2", "fake-nowhere"):
+        with pytest.raises(ValueError, match=rf"^hardware\.backend: '{typo}' is not a fake backend of "
+                                             r"qiskit_ibm_runtime\.fake_provider; allowed: one of \d+ fake backends"):
+            ibm.resolve_backend(typo)
+    ibm.check_backend_name("ibm_torino")  # a real name passes (it cannot be checked offline)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 LAYERS = (
     ("core", ("qnnscope", "qnnscope.io", "qnnscope.logs", "qnnscope.sampling", "qnnscope.haar", "qnnscope.costs",
-              "qnnscope.circuits", "qnnscope.exact")),
+              "qnnscope.circuits", "qnnscope.exact", "qnnscope.config")),
     ("sim", ("qnnscope.sim",)),
     ("backends", ("qnnscope.backends",)),
     ("models", ("qnnscope.models", "qnnscope.data")),

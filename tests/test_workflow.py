@@ -112,10 +112,10 @@ def test_tiny_study_runs_end_to_end_and_matches_the_exact_variances(tiny_study, 
             "tables/scaling_fits_html.log", "figures/gradients/tiny/variance.log",
             "figures/gradients/tiny/global_vs_local.log"} <= logs
     assert sum(log.startswith("gradients/tiny/ansatz~rx_product/n~4/") for log in logs) == 4
-    # each batch's manifest lists its shards: together, the twelve shards of n = 2, 3
+    # each batch's manifest lists its shards: together, the eight shards of n = 2, 3
     manifests = sorted((tmp_path / "results/shards/gradients/tiny/batches").glob("*.json"))
     listed = [path for m in manifests for path in json.loads(m.read_text())["shards"]]
-    assert len(manifests) == 4 and len(listed) == len(set(listed)) == 2 * 2 * 2 * 2
+    assert len(manifests) == 4 and len(listed) == len(set(listed)) == 2 * 2 * 2  # n x cost x chunk
     assert all((tmp_path / path).is_file() and "/n~4/" not in path for path in listed)
     figures = tmp_path / "results/figures/gradients/tiny"
     for name in ("variance_vs_qubits", "variance_vs_depth", "global_vs_local"):

@@ -108,12 +108,24 @@ def is_local(name: str) -> bool:
     return fake_backend_class(name) is not None
 
 
+def check_backend_name(name: str, key: str = "hardware.backend") -> None:
+    """Offline check of a target name: one that looks like a fake backend (``fake…``, any case)
+    must be one, so a typo never reaches IBM's service with the user's credentials."""
+    if fake_backend_class(name) is None and re.match(r"(?i)fake", name):
+        names = list(fake_backends())
+        close = [n for n in names if n.startswith(name.lower()[:7])][:5] or names[:5]
+        raise ValueError(f"{key}: {name!r} is not a fake backend of qiskit_ibm_runtime.fake_provider; allowed: one of "
+                         f"{len(names)} fake backends ({', '.join(close)}, …) or a real backend's name")
+
+
 def resolve_backend(name: str):
     """The backend object for ``name``: a fake backend instance (local testing mode), or the real
-    backend from ``QiskitRuntimeService()`` with credentials from the environment or saved account."""
+    backend from ``QiskitRuntimeService()`` with credentials from the environment or saved account
+    (a mistyped fake name is refused first, offline)."""
     cls = fake_backend_class(name)
     if cls is not None:
         return cls()
+    check_backend_name(name)
     from qiskit_ibm_runtime import QiskitRuntimeService
 
     return QiskitRuntimeService().backend(name)

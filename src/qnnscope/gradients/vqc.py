@@ -62,7 +62,39 @@ def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observab
     params = resolve_params(point.params, circuit.n_params, key=key("params"))
     if point.init == "normal" and not (point.sigma and point.sigma > 0):
         raise ValueError(f"{key('sigma')}: init 'normal' needs sigma > 0, got {point.sigma}")
+    _check_memory(point, samples, key)
     return circuit, observable, params
+
+
+def block_size(point: GradientPoint, samples: int) -> int:
+    """Samples per engine call: a block of about BLOCK_AMPLITUDES amplitudes (4^n for density
+    matrices, 2^n otherwise), at least 16, at most ``samples``."""
+    shift = int(point.n_qubits) * (1 if point.noise == "none" else 2)
+    return min(samples, max(16, BLOCK_AMPLITUDES >> shift))
+
+
+def memory_available() -> int:
+    """Bytes of physical memory on this machine (what a local job can have at most)."""
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_memory(point: GradientPoint, samples: int, key) -> None:
+    """Refuse a point whose peak memory (:func:`qnnscope.sim.engine.peak_bytes`) exceeds this
+    machine's memory, naming the qubit count, the estimate and what fits."""
+    from qnnscope.sim.engine import peak_bytes
+
+    density = point.noise != "none"
+    need = peak_bytes(int(point.n_qubits), block_size(point, samples), point.dtype, density)
+    have = memory_available()
+    if need > have:
+        fits = max((n for n in range(1, int(point.n_qubits))
+                    if peak_bytes(n, block_size(GradientPoint(point.ansatz, n, 1, noise=point.noise), samples),
+                                  point.dtype, density) <= have), default=0)
+        raise ValueError(f"{key('qubits')}: n = {point.n_qubits} needs about {need / 2**30:.1f} GiB "
+                         f"({'density matrices, ' if density else ''}{point.dtype}), more than this machine's "
+                         f"{have / 2**30:.1f} GiB; allowed here: n <= {fits}")
 
 
 def _validate_noise_and_shots(point: GradientPoint, key) -> None:
@@ -143,8 +175,7 @@ def evaluate(point: GradientPoint, checked: tuple, samples: int, seed: int, prog
     start = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
     exact = point.noise == "none" and not point.shots
-    # density matrices hold 4^n amplitudes; noiseless shots draw from 2^n probabilities per shifted copy
-    block = max(16, BLOCK_AMPLITUDES >> (circuit.n_qubits * (1 if point.noise == "none" else 2)))
+    block = block_size(point, samples)
     for lo in tqdm(range(0, samples, block), desc=f"{point.ansatz} n={point.n_qubits} L={point.depth}", disable=not show):
         hi = min(samples, lo + block)
         if exact:

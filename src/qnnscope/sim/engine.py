@@ -497,3 +497,23 @@ def work_estimate(circuit: Circuit, n_samples: int, n_evolutions: int = 2, dtype
     gates = int((program.rows[:, 0] == kernels.GATE).sum())
     others = len(program.rows) - gates
     return {"bytes": float(2 * amps * item * (gates + others)), "flops": float(16 * amps * gates)}
+
+
+PLAN_INDEX_TABLES = 2
+"""(2^n × n) int64 index tables a compiled plan builds (the plan's bit table and the layout's
+logical index); :func:`peak_bytes` counts them."""
+STATES_PER_SAMPLE = 4
+"""Full states per sample the engine holds at once at worst (ψ, λ and two work buffers of the
+adjoint sweep); measured peaks at n = 18–20 sit below this count."""
+PROCESS_BYTES = 600 * 2**20
+"""A worker process with torch, numpy and the engine imported, before any state."""
+
+
+def peak_bytes(n_qubits: int, batch: int, dtype: str = "complex64", density: bool = False) -> int:
+    """Upper estimate of a job's peak memory for ``batch`` samples of an ``n_qubits`` circuit at
+    once (density matrices hold 4^n amplitudes): states, the plan's index tables and the
+    process itself.  Validation compares it with the memory there is before any job runs."""
+    item = 8 if dtype == "complex64" else 16
+    amplitudes = 4**n_qubits if density else 2**n_qubits
+    tables = PLAN_INDEX_TABLES * n_qubits * 2**n_qubits * 8
+    return PROCESS_BYTES + tables + STATES_PER_SAMPLE * batch * amplitudes * item
