@@ -179,8 +179,10 @@ def test_a_deleted_shard_of_a_finished_batch_reruns_that_batch_and_the_table(tin
     lost.unlink()
     dry = run(tmp_path, TINY, "-n")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    # the batch's manifest no longer stands for its shards: removed, with a message naming the shard
+    # the batch's manifest no longer stands for its shards: removed, with a message naming the shard,
+    # and so is the table that summarised it (Snakemake reruns nothing for a missing intermediate file)
     assert f"its shard {lost.relative_to(tmp_path)} is missing" in dry.stderr and not manifest.exists()
+    assert not table.exists()
     counts = job_counts(dry.stdout)
     assert scheduled_batches(dry.stdout) == [f"tiny/{manifest.stem}"] and counts.pop("gradient_batch") == 1
     assert counts.pop("gradient_table") == 1 and "gradient_shard" not in counts

@@ -3,7 +3,8 @@ variances its counts give next to exact and noise-model simulation.
 
 Submission, manifests, the ledger and collection of counts are the IBM backend's
 (:mod:`qnnscope.backends.ibm`); this study turns a sweep point into circuits and counts into
-gradients.
+gradients.  The simulation parts are imported by the functions that use them, so the hardware
+table job starts without the engine.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import pandas as pd
 
 import qnnscope
 from qnnscope import sampling, stats
-from qnnscope.gradients.evaluate import validate
 from qnnscope.gradients.point import POINT_COLUMNS
-from qnnscope.sim.shots import combine_shifts, measurement_settings, outcome_variance, setting_circuit, shifted_copies
 
 
 def point_circuits(point, samples: int, base_seed: int, chunk: int = 0) -> tuple[list, list[dict]]:
@@ -26,6 +25,8 @@ def point_circuits(point, samples: int, base_seed: int, chunk: int = 0) -> tuple
     draws as the simulated sweep's chunk ``chunk``), with tags (setting, copy, sample)."""
     from qnnscope.backends.ibm import measured_circuit
     from qnnscope.backends.qiskit_backend import op_angles
+    from qnnscope.gradients.evaluate import validate
+    from qnnscope.sim.shots import measurement_settings, setting_circuit, shifted_copies
 
     circuit, observable, params = validate(point, samples)
     seed = sampling.point_seed(point.seed_key(), chunk, base_seed)
@@ -46,6 +47,9 @@ def point_circuits(point, samples: int, base_seed: int, chunk: int = 0) -> tuple
 
 def n_circuits(point, samples: int) -> int:
     """How many circuits :func:`point_circuits` makes for ``point`` (for budgets, without qiskit)."""
+    from qnnscope.gradients.evaluate import validate
+    from qnnscope.sim.shots import measurement_settings, shifted_copies
+
     circuit, observable, params = validate(point, samples)
     return len(measurement_settings(observable)) * shifted_copies(circuit, params)[1] * samples
 
@@ -61,6 +65,8 @@ def estimates(counts: pd.DataFrame, point, samples: int, base_seed: int, chunk: 
     mean(grad_shot_var) when the model describes the device."""
     from qnnscope.backends import device_noise, get_backend
     from qnnscope.backends.ibm import resolve_backend
+    from qnnscope.gradients.evaluate import validate
+    from qnnscope.sim.shots import combine_shifts, measurement_settings, outcome_variance, shifted_copies
 
     circuit, observable, params = validate(point, samples)
     settings = measurement_settings(observable)

@@ -2,7 +2,7 @@
 
 "Variance" is the sample variance (ddof=1), never the standard deviation.  Scaling fits are
 least squares on ln Var and report natural-log slopes: Var ∝ e^{b·n} (exponential) or
-Var ∝ n^b (polynomial).
+Var ∝ n^b (polynomial).  scipy is imported by the functions that use it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import warnings
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 BCA_MAX_N = 10_000
 """Largest sample given a BCa interval: its jackknife costs O(n²) (about 1 s at 10⁴, minutes at
@@ -27,6 +26,8 @@ def _mean_and_var(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def _bootstrap_ci(values: np.ndarray, n_boot: int, ci: float, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     """(low, high, method) for the mean and variance: BCa, or percentile where BCa is nan or too slow."""
+    from scipy import stats
+
     common = dict(vectorized=True, confidence_level=ci, batch=max(1, _BOOT_CHUNK // values.size))
     method = "BCa" if values.size <= BCA_MAX_N else "percentile"
     with warnings.catch_warnings():
@@ -69,6 +70,8 @@ def summarize(values: ArrayLike, n_boot: int = 2000, ci: float = 0.95, seed: int
 
 def _log_weights(variances: np.ndarray, var_lo: ArrayLike | None, var_hi: ArrayLike | None, ci: float) -> np.ndarray:
     """Inverse variances of ln Var, from CI widths: sd(ln Var) ≈ (ln hi − ln lo) / (2 z)."""
+    from scipy import stats
+
     if var_lo is None and var_hi is None:
         return np.ones_like(variances)
     if var_lo is None or var_hi is None:
@@ -90,6 +93,8 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray, ci: float) -> dict:
     The weights fix the points' relative precision; the overall scale is estimated from the
     residuals (hence t with m − 2 degrees of freedom), as for scipy's curve_fit default.
     """
+    from scipy import stats
+
     m = y.size
     sw = np.sqrt(w)
     design = np.column_stack([np.ones_like(x), x])

@@ -6,7 +6,7 @@ rule gradient_table:
         batches=BATCH_MANIFESTS,
         shards=SINGLE_SHARDS,
     output:
-        "results/tables/gradients.parquet",
+        GRADIENT_TABLE,
     log:
         "results/logs/aggregate/gradients.log",
     params:

@@ -100,6 +100,7 @@ GRADIENT_SHARDS = list(SHARD_JOBS)
 
 
 BATCH_MANIFEST = "results/shards/gradients/{sweep}/batches/{batch}.json"
+GRADIENT_TABLE = "results/tables/gradients.parquet"
 
 wildcard_constraints:
     batch=r"n\d+__part\d+__[0-9a-f]{10}",
@@ -136,8 +137,11 @@ SINGLE_SHARDS = [path for path in GRADIENT_SHARDS if path not in BATCHED_SHARDS]
 
 def _drop_stale_manifests() -> None:
     """A batch's manifest stands for its shards: where one of them has gone (deleted by hand, say),
-    remove the manifest so that the batch runs again (recomputing only what is missing) and the
-    table follows, rather than a table that no longer matches the shards on disk."""
+    remove the manifest so that the batch runs again (recomputing only what is missing), and remove
+    the gradient table, which summarised the lost shard: Snakemake does not rerun a job for a
+    missing intermediate file while the files downstream of it exist, so the table must go for
+    the batch to run, and the table and what depends on it are then rebuilt."""
+    stale = []
     for manifest in BATCH_MANIFESTS:
         try:
             with open(manifest) as f:
@@ -149,10 +153,15 @@ def _drop_stale_manifests() -> None:
         missing = [path for path in listed or [] if not os.path.exists(path)]
         if listed is None or missing:
             why = f"its shard {missing[0]} is missing" if missing else "it is unreadable"
-            print(f"qnnscope: {manifest}: {why}"
-                  f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
-                  f"removed the manifest so that the batch runs again", file=sys.stderr)
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            print(f"qnnscope: {manifest}: {why}{more}; removed the manifest so that the batch runs again",
+                  file=sys.stderr)
             os.remove(manifest)
+            stale.append(manifest)
+    if stale and os.path.exists(GRADIENT_TABLE):
+        os.remove(GRADIENT_TABLE)
+        print(f"qnnscope: removed {GRADIENT_TABLE} (it summarised shards that are gone); "
+              f"it is rebuilt once the batches have run again", file=sys.stderr)
 
 
 _drop_stale_manifests()

@@ -282,6 +282,15 @@ class Ledger:
         return len(records), sum(int(r.get("shots", 0)) for r in records)
 
 
+def _ledger_of(manifest: Path, payload: dict | None, ledger: str | os.PathLike | None) -> Ledger:
+    """The ledger given, else the one the manifest recorded at submission, else the default
+    beside the manifest."""
+    if ledger is not None:
+        return Ledger(ledger)
+    recorded = (payload or {}).get("ledger")
+    return Ledger(manifest.parent / recorded if recorded else manifest.with_name(LEDGER_NAME))
+
+
 def _check_budget_with(book: Ledger, n_jobs: int, n_shots: int, max_jobs: int, max_shots: int, key: str) -> None:
     """The budget counts what the ledger already holds: recorded + planned within the limits."""
     used_jobs, used_shots = book.totals()
@@ -379,7 +388,8 @@ def submit(
     holds a job for are never submitted again (a deleted manifest is rebuilt from the ledger),
     and the budget counts every job the ledger holds.  A complete manifest is returned as is.
     ``tags`` (one JSON-able dict per circuit) and ``point`` are recorded; ``seed_simulator``
-    seeds local jobs only; ``ledger`` defaults to ``submissions.jsonl`` beside the manifest.
+    seeds local jobs only; ``ledger`` defaults to ``submissions.jsonl`` beside the manifest, and
+    the manifest records which ledger it used (collection and resubmission find it there).
     """
     from qiskit import qpy
 
@@ -393,7 +403,7 @@ def submit(
     if pubs_per_job < 1:
         raise ValueError(f"{key}pubs_per_job: must be >= 1, got {pubs_per_job}")
     tags = tags if tags is not None else [{} for _ in circuits]
-    book = Ledger(ledger if ledger is not None else path.with_name(LEDGER_NAME))
+    book = _ledger_of(path, existing, ledger)
     target = resolve_backend(backend)
     local = is_local(backend)
     isa = isa_circuits(circuits, target, optimization_level, seed_transpiler)
@@ -409,6 +419,7 @@ def submit(
             "pubs_per_job": pubs_per_job, "optimization_level": optimization_level,
             "seed_transpiler": seed_transpiler, "seed_simulator": seed_simulator,
             "submitted_at": _now(), "point": point, "complete": False, "batch_id": None, "jobs": [],
+            "ledger": os.path.relpath(book.path.resolve(), path.parent.resolve()),
             "circuits": [{"index": i, "hash": h, "shots": int(shots), "tags": t}
                          for i, (h, t) in enumerate(zip(hashes, tags))],
         } | _versions()
@@ -550,7 +561,7 @@ def _resubmit(manifest: Path, generations: list[dict], circuits: list[int], max_
     from qiskit import qpy
 
     base = generations[0]
-    book = Ledger(ledger if ledger is not None else manifest.with_name(LEDGER_NAME))
+    book = _ledger_of(manifest, base, ledger)
     with book.locked():
         if len(load_generations(manifest)) != len(generations):
             log.warning("%s: another run resubmitted while this one collected: nothing resubmitted", manifest)
