@@ -124,6 +124,21 @@ def test_training_is_deterministic_and_a_finished_checkpoint_is_not_retrained(tm
                      **{**options, "lr": 0.05}, checkpoint=ckpt)
 
 
+def test_a_truncated_checkpoint_is_set_aside_and_training_starts_afresh(tmp_path, caplog):
+    data, test = _toy(), _toy(seed=1)
+    options = dict(epochs=2, batch_size=16, lr=0.02, seed=5)
+    first, curves = hybrid.train(hybrid.build("vqc", (1, 8, 8), 2, n_qubits=2, seed=0), data, test, **options)
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(b"PK\x03\x04 truncated by a full disk")
+    with caplog.at_level("WARNING"):
+        again, again_curves = hybrid.train(hybrid.build("vqc", (1, 8, 8), 2, n_qubits=2, seed=0), data, test,
+                                           **options, checkpoint=ckpt)
+    assert f"checkpoint {ckpt} is unreadable" in caplog.text
+    assert (tmp_path / "model.pt.corrupt").read_bytes().endswith(b"full disk")
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), again.parameters()))
+    np.testing.assert_array_equal(curves.test_accuracy, again_curves.test_accuracy)
+
+
 KILLED = textwrap.dedent("""
     import sys, torch
     sys.path.insert(0, {tests!r})

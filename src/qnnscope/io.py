@@ -120,5 +120,6 @@ def read_tables(paths: list[str | os.PathLike]) -> pd.DataFrame:
         try:
             frames.append(pd.read_parquet(p))
         except Exception as exc:  # pyarrow raises several types; name the file
-            raise ValueError(f"cannot read Parquet file {p}: {exc}") from exc
+            raise ValueError(f"cannot read Parquet file {p} (damaged?): {exc}; delete it and run again: the workflow "
+                             "recomputes a deleted result") from exc
     return pd.concat(frames, ignore_index=True)

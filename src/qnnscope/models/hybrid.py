@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -203,6 +204,25 @@ def _signature(model: HybridClassifier, seed: int, epochs: int, batch_size: int,
             "n_train": n_train}
 
 
+def _read_checkpoint(checkpoint: str | Path | None, log: logging.Logger) -> dict | None:
+    """The checkpoint's state, or None where there is none; an unreadable one (truncated or
+    damaged on disk: checkpoints are written atomically) is moved aside to ``….corrupt`` with a
+    warning naming it, and training starts afresh."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return None
+    try:
+        state = torch.load(checkpoint, weights_only=False)
+        if not isinstance(state, dict) or not {"signature", "model", "optimiser", "rows", "epoch"} <= set(state):
+            raise ValueError("not a training checkpoint")
+        return state
+    except Exception as exc:  # noqa: BLE001 - any failure to read it means it is unusable
+        aside = Path(checkpoint).with_name(Path(checkpoint).name + ".corrupt")
+        os.replace(checkpoint, aside)
+        log.warning("checkpoint %s is unreadable (%s: %s); moved to %s, training starts from epoch 0", checkpoint,
+                    type(exc).__name__, exc, aside)
+        return None
+
+
 def train(model: HybridClassifier, train_ds, test_ds, *, epochs: int, batch_size: int = 32, lr: float = 0.01,
           seed: int = 0, checkpoint: str | Path | None = None,
           log: logging.Logger | None = None) -> tuple[HybridClassifier, pd.DataFrame]:
@@ -230,8 +250,8 @@ def train(model: HybridClassifier, train_ds, test_ds, *, epochs: int, batch_size
                 "test_accuracy": test_acc, "wall_time_s": wall, "theta": flat_parameters(model)}
 
     rows, start = [], 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, weights_only=False)
+    state = _read_checkpoint(checkpoint, log)
+    if state is not None:
         if state["signature"] != signature:
             raise ValueError(f"checkpoint {checkpoint} belongs to another training configuration; "
                              "delete it to start afresh")
