@@ -262,13 +262,15 @@ def test_the_default_config_has_one_rule_per_step(tmp_path):
 
 
 def test_a_ten_thousand_point_config_dry_runs(tmp_path):
-    block = {"name": "big", "ansatz": "rx_product", "qubits": list(range(2, 27)), "depths": list(range(1, 51)),
+    # n ≤ 20 (about 1.4 GiB per job) so that the package's memory check passes on any test machine
+    block = {"name": "big", "ansatz": "rx_product", "qubits": list(range(2, 21)), "depths": list(range(1, 67)),
              "costs": ["global", "local"], "inits": ["uniform", "uniform_sym", "uniform_half", "normal"],
              "sigma": 0.1, "samples": 1000}
     done = run(tmp_path, {"gradients": [block]}, "-n", "--quiet", "rules")
     assert done.returncode == 0, done.stdout + done.stderr
     counts = job_counts(done.stdout)
-    # n ≤ 10 (batch.max_qubits): 9 x 400 shards in batches of 100; n = 11…26: one job per shard
-    assert counts.pop("gradient_shard") == 16 * 400
-    assert counts.pop("gradient_batch") == 9 * 4
+    # 19 x 528 points; n ≤ 10 (batch.max_qubits): 9 x 528 shards in batches of 100 (6 per qubit
+    # count); n = 11…20: one job per shard
+    assert counts.pop("gradient_shard") == 10 * 528
+    assert counts.pop("gradient_batch") == 9 * 6
     assert not (tmp_path / "results").exists()
