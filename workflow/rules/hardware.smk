@@ -66,6 +66,8 @@ def _hardware_points() -> dict:
     return points
 
 
+if HARDWARE.get("sweeps"):
+    _ibm.check_backend_name(HARDWARE["backend"], key="hardware.backend")
 HW_POINTS = _hardware_points()
 
 
