@@ -8,10 +8,12 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 # What the schema cannot express (NaN and infinities pass JSON schema's number checks; sizes that
 # cannot be planned), refused before any job with the key, the value and what is allowed.
+from pathlib import Path as _Path
+
 import yaml as _yaml
 from qnnscope import config as _config_checks
 
-_config_checks.check_finite(config, _yaml.safe_load(open("workflow/schemas/config.schema.yaml")))
+_config_checks.check_finite(config, _yaml.safe_load(_Path("workflow/schemas/config.schema.yaml").read_text()))
 _config_checks.check_sizes(config)
 
 
