@@ -13,7 +13,7 @@ from pathlib import Path as _Path
 import yaml as _yaml
 from qnnscope import config as _config_checks
 
-_config_checks.check_finite(config, _yaml.safe_load(_Path("workflow/schemas/config.schema.yaml").read_text()))
+_config_checks.check_finite(config, _yaml.safe_load((_Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
 _config_checks.check_sizes(config)
 
 
