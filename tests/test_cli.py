@@ -278,3 +278,21 @@ def test_output_file_permissions_follow_the_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "perm.parquet").stat().st_mode & 0o777 == 0o644
     assert hidden(tmp_path) == []
+
+
+def test_compile_leaves_every_engine_kernel_in_the_numba_cache():
+    """``qnnscope compile`` (run by setup) compiles each kernel the engine calls from Python (the
+    lane kernel for n ≤ 8, the strided one above, the noisy one) in both dtypes, and leaves their
+    on-disk cache indices, so that a study's first jobs load them instead of compiling."""
+    entry = {"kernels": ["evolve", "evolve_lanes"], "noise": ["_evolve_kernel"]}
+    script = ("from qnnscope.cli import main; from qnnscope.sim import kernels, noise; main(['compile']); "
+              f"print({{m: [len(getattr(eval(m), f).signatures) for f in fs] for m, fs in {entry!r}.items()}})")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert "kernels cached" in out
+    assert out.strip().splitlines()[-1] == str({m: [2] * len(fs) for m, fs in entry.items()})
+    from qnnscope.sim import kernels
+
+    cache = Path(kernels.__file__).parent / "__pycache__"
+    for module, names in entry.items():
+        for name in names:
+            assert any(p.name.startswith(f"{module}.{name}-") and p.suffix == ".nbi" for p in cache.iterdir()), name

@@ -4,6 +4,7 @@
         --samples 2000 --seed 1 --backend torch --dtype complex128 --out shard.parquet
     qnnscope summarize shard.parquet [more.parquet ...] --out table.parquet
     qnnscope fit table.parquet --out fits.parquet
+    qnnscope compile
 
 Every option is checked before any work starts; a bad value exits with status 2 and a message
 naming the option, the value and what is allowed, and writes no file.  Arguments are parsed
@@ -52,7 +53,35 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("table", help="Parquet table written by 'qnnscope summarize'")
     f.add_argument("--ci", type=float, default=0.95, help="confidence level of the slope CIs")
     f.add_argument("--out", required=True, help="output Parquet table (written atomically)")
+    sub.add_parser("compile", help="compile the engine's numba kernels and librosa's into their on-disk caches "
+                                  "(setup runs it, so that a study's first jobs do not each compile them)")
     return parser
+
+
+COMPILE_POINTS = [
+    {"ansatz": "mcclean", "n_qubits": n, "depth": 2, "dtype": dtype, "method": method, "noise": noise, "params": params}
+    for dtype in ("complex64", "complex128")
+    for n, method, noise, params in ((3, "auto", "none", "first"), (3, "auto", "none", "all"),
+                                     (3, "tangent", "none", "first"), (3, "adjoint", "none", "all"),
+                                     (3, "auto", "depolarizing:0.01", "first"), (9, "auto", "none", "first"))
+]
+"""Tiny points whose gradients run every compiled kernel family of the engine in both dtypes."""
+
+
+def _compile(args: argparse.Namespace) -> None:
+    import time
+
+    import numpy as np
+
+    from qnnscope.data import speech
+    from qnnscope.gradients.evaluate import compute
+    from qnnscope.gradients.point import GradientPoint
+
+    start = time.perf_counter()
+    for fields in COMPILE_POINTS:
+        compute(GradientPoint(**fields), samples=2)
+    speech.mel_power(np.zeros((1, speech.SAMPLE_RATE), dtype=np.float32))
+    print(f"qnnscope compile: engine and librosa kernels cached in {time.perf_counter() - start:.1f} s")
 
 
 def _fit(args: argparse.Namespace) -> None:
@@ -106,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        {"gradients": _gradients, "summarize": _summarize, "fit": _fit}[args.command](args)
+        {"gradients": _gradients, "summarize": _summarize, "fit": _fit, "compile": _compile}[args.command](args)
     except (ValueError, FileNotFoundError) as exc:
         parser.exit(2, f"qnnscope {args.command}: error: {exc}\n")
     return 0

@@ -294,7 +294,7 @@ class HybridPoint:
 
         from qnnscope.models import hybrid
 
-        from qnnscope.landscapes import module_objective
+        from qnnscope.landscapes import SCAN_AMPLITUDES, module_objective
 
         train_ds, _ = study_data(self.job, base_seed)
         sub = balanced(train_ds, self.samples)
@@ -311,5 +311,5 @@ class HybridPoint:
 
         obj, _ = module_objective(model, loss, sub.x.double(), angle_params=("quantum.weights",))
         obj.name = self.label
-        obj.block = max(1, 2**22 // (len(sub) * 2**self.n_qubits))  # parameter vectors per batch: bounds memory
+        obj.block = max(1, SCAN_AMPLITUDES // (len(sub) * 2**self.n_qubits))  # vectors per batch: stays in cache
         return obj, lambda seed, init: start
