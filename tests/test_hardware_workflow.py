@@ -95,3 +95,79 @@ def test_budget_over_the_limit_refuses_before_anything_runs(tmp_path):
     assert done.returncode != 0
     assert "hardware.max_shots: this needs 60000 shots, over the limit 50000" in done.stdout + done.stderr
     assert not (tmp_path / "results").exists()
+
+
+def _ledger(study: Path) -> list[dict]:
+    path = study / "results/hardware/submissions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _manifest_jobs(study: Path) -> dict[str, list[str]]:
+    return {str(p.relative_to(study)): [j["job_id"] for j in json.loads(p.read_text())["jobs"]]
+            for p in sorted((study / "results/hardware").rglob("manifest.json"))}
+
+
+SPLIT = json.loads(json.dumps(STUDY))
+SPLIT["hardware"] |= {"pubs_per_job": 8, "max_jobs": 8}  # 30 circuits a point: 4 jobs each, 8 in all
+
+
+def test_concurrent_runs_and_forced_reruns_submit_each_planned_job_once(tmp_path):
+    """Two `snakemake` runs of the same study started together (the default profile does not lock)
+    submit exactly the planned jobs, in every trial: each job id is in one manifest and once in
+    the ledger, each circuit in one job.  Then `--forcerun hardware_submit` and `--forceall`
+    (which make Snakemake delete and rerun the submission) submit nothing: the ledger rebuilds
+    the manifests."""
+    target = "results/tables/hardware.parquet"
+    for trial in range(3):
+        study = tmp_path / f"trial{trial}"
+        study.mkdir()
+        (study / "config.yaml").write_text(yaml.safe_dump(SPLIT))
+        cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(study),
+               "--configfile", str(study / "config.yaml"), "--cores", "1", target]
+        env = os.environ | {"QISKIT_IBM_TOKEN": TOKEN}
+        runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                for _ in range(2)]
+        outs = [r.communicate(timeout=600)[0] for r in runs]
+        assert any(r.returncode == 0 for r in runs), outs
+        submitted = [r for r in _ledger(study) if r["event"] == "submitted"]
+        manifests = _manifest_jobs(study)
+        assert len(manifests) == 2 and all(len(ids) == 4 for ids in manifests.values()), (manifests, outs)
+        assert sorted(r["job_id"] for r in submitted) == sorted(i for ids in manifests.values() for i in ids)
+        for m in (study / "results/hardware").rglob("manifest.json"):
+            circuits = [c for j in json.loads(m.read_text())["jobs"] for c in j["circuits"]]
+            assert sorted(circuits) == list(range(30)), m
+        if any(r.returncode != 0 for r in runs):  # the loser may fail on a file the winner holds: a rerun finishes
+            assert run(study, SPLIT, target).returncode == 0
+        assert (study / target).exists()
+
+    before, events = _manifest_jobs(study), len(_ledger(study))
+    for forced in (["--forcerun", "hardware_submit"], ["--forceall"]):
+        done = run(study, SPLIT, target, *forced)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "hardware_submit" in done.stdout + done.stderr  # Snakemake did rerun the rule ...
+        assert _manifest_jobs(study) == before  # ... and the manifests name the same jobs
+        assert [r for r in _ledger(study)[events:] if r["event"] == "submitted"] == []
+
+    # a collection that fails (jobs reported queued) leaves the collected device data in place
+    collected = sorted((study / "results/hardware").rglob("*s.parquet"))  # counts and estimates
+    assert len(collected) == 4
+    kept = {p: p.read_bytes() for p in collected}
+    queued = run(study, SPLIT, target, "--forcerun", "hardware_collect", env={FAKE_STATUS_ENV: "QUEUED"})
+    assert queued.returncode != 0
+    assert {p: p.read_bytes() for p in collected} == kept
+
+    # a damaged manifest is set aside before any job and rebuilt from the ledger: nothing submitted
+    damaged = sorted((study / "results/hardware").rglob("manifest.json"))[0]
+    damaged.chmod(0o644)
+    damaged.write_text('{"jobs": [')
+    done = run(study, SPLIT, target, "--forcerun", "hardware_collect")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{damaged.relative_to(study)} is damaged" in done.stderr
+    assert damaged.with_name("manifest.json.corrupt").is_file()
+    assert _manifest_jobs(study) == before
+    assert [r for r in _ledger(study)[events:] if r["event"] == "submitted"] == []
+    import io
+
+    for p in collected:  # collected again from the same jobs: the same counts and estimates
+        assert pd.read_parquet(p).equals(pd.read_parquet(io.BytesIO(kept[p]))), p
+    assert scan_for_secret(tmp_path, TOKEN) == []

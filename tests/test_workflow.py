@@ -198,6 +198,49 @@ def test_a_deleted_shard_of_a_finished_batch_reruns_that_batch_and_the_table(tin
     assert pd.read_parquet(table)[columns].equals(pd.read_parquet(tiny_study / "results/tables/gradients.parquet")[columns])
 
 
+def test_damaged_shards_are_set_aside_and_recomputed_by_a_plain_rerun(tiny_study, tmp_path):
+    """A truncated shard of a batch and an overwritten one-shard job's shard: the plan moves both to
+    ``.corrupt`` naming them, reruns exactly their jobs, and the table comes back with the same values."""
+    tmp_path = copy_of(tiny_study, tmp_path)
+    manifest = sorted((tmp_path / "results/shards/gradients/tiny/batches").glob("n2__part0__*.json"))[0]
+    batched = tmp_path / json.loads(manifest.read_text())["shards"][0]
+    single = next(p for p in shards(tmp_path) if "/n~4/" in str(p))
+    table = tmp_path / "results/tables/gradients.parquet"
+    batched.write_bytes(batched.read_bytes()[:-100])  # truncated
+    single.write_bytes(b"not parquet at all")
+    dry = run(tmp_path, TINY, "-n")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    for shard in (batched, single):
+        name = shard.relative_to(tmp_path)
+        assert f"{name} is damaged (not a whole Parquet file); moved it to" in dry.stderr
+        assert not shard.exists() and shard.with_name(shard.name + ".corrupt").is_file()
+    counts = job_counts(dry.stdout)
+    assert scheduled_batches(dry.stdout) == [f"tiny/{manifest.stem}"]
+    assert counts.pop("gradient_batch") == 1 and counts.pop("gradient_shard") == 1 and counts.pop("gradient_table") == 1
+    done = run(tmp_path, TINY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    columns = ["n_qubits", "cost_function", "n_samples", "grad_var"]
+    assert pd.read_parquet(table)[columns].equals(pd.read_parquet(tiny_study / "results/tables/gradients.parquet")[columns])
+
+
+def test_a_failing_table_job_keeps_the_previous_table(tiny_study, tmp_path):
+    """A shard damaged inside (whole at both ends, so the plan cannot tell) makes the table job
+    fail naming the file and what to do; the previous table, fits and figures stay in place."""
+    tmp_path = copy_of(tiny_study, tmp_path)
+    table, fits = tmp_path / "results/tables/gradients.parquet", tmp_path / "results/tables/scaling_fits.parquet"
+    kept = fingerprint([table, fits])
+    shard = shards(tmp_path)[0]
+    data = bytearray(shard.read_bytes())
+    data[8:len(data) // 2] = bytes(len(data) // 2 - 8)  # the column chunks zeroed, footer intact
+    shard.write_bytes(bytes(data))
+    os.utime(shard, (time.time() + 5, time.time() + 5))  # newer than the table: the table is rerun
+    done = run(tmp_path, TINY, "--forcerun", "gradient_table")
+    assert done.returncode != 0
+    log = (tmp_path / "results/logs/aggregate/gradients.log").read_text()
+    assert str(shard.relative_to(tmp_path)) in log and "delete it and run again" in log
+    assert fingerprint([table, fits]) == {p: (p.stat().st_ino, v[1]) for p, v in kept.items()}
+
+
 def test_a_killed_run_resumes_without_recomputing_finished_shards(tmp_path):
     config = yaml.safe_load(yaml.safe_dump(TINY))
     config["gradients"][0]["samples"] = 8000  # 4 chunks per point: 24 shards in 3 + 3 batches and 8 single jobs

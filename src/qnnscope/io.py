@@ -101,6 +101,34 @@ def write_html_table(df: pd.DataFrame, path: str | os.PathLike, title: str) -> P
     return Path(path)
 
 
+def parquet_intact(path: str | os.PathLike) -> bool:
+    """Whether ``path`` ends like a whole Parquet file: the magic ``PAR1`` at both ends and a footer
+    length that fits.  Reads 8 bytes at each end (no pyarrow), so a workflow can check thousands of
+    shards before it plans any job; a truncated or overwritten file fails it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            size = f.seek(0, os.SEEK_END)
+            if size < 12:
+                return False
+            f.seek(size - 8)
+            tail = f.read(8)
+    except OSError:
+        return False
+    footer = int.from_bytes(tail[:4], "little")
+    return head == b"PAR1" and tail[4:] == b"PAR1" and footer <= size - 12
+
+
+def set_aside(path: str | os.PathLike, why: str) -> Path:
+    """Rename a damaged result to ``<name>.corrupt`` (kept for inspection, never read again) and
+    return the new path; ``why`` is recorded beside it."""
+    path = Path(path)
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    aside.with_name(aside.name + ".why").write_text(why + "\n", encoding="utf-8")
+    return aside
+
+
 def read_metadata(path: str | os.PathLike) -> dict | None:
     """The JSON stored by :func:`write_parquet` under ``qnnscope``; None if the file is missing,
     unreadable or carries none."""

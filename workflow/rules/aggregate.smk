@@ -6,7 +6,7 @@ rule gradient_table:
         batches=BATCH_MANIFESTS,
         shards=SINGLE_SHARDS,
     output:
-        GRADIENT_TABLE,
+        update(GRADIENT_TABLE),
     log:
         "results/logs/aggregate/gradients.log",
     params:
@@ -23,7 +23,7 @@ rule scaling_fits:
     input:
         "results/tables/gradients.parquet",
     output:
-        "results/tables/scaling_fits.parquet",
+        update("results/tables/scaling_fits.parquet"),
     log:
         "results/logs/aggregate/scaling_fits.log",
     params:

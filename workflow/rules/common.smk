@@ -17,6 +17,7 @@ from itertools import product
 
 from qnnscope.gradients.evaluate import validate as validate_point
 from qnnscope.gradients.point import GradientPoint
+from qnnscope.io import parquet_intact, set_aside
 
 SHARD = (
     "results/shards/gradients/{sweep}/ansatz~{ansatz}/n~{n}/depth~{depth}/cost~{cost}/"
@@ -135,13 +136,24 @@ BATCH_MANIFESTS = [BATCH_MANIFEST.format(sweep=sweep, batch=batch) for sweep, ba
 SINGLE_SHARDS = [path for path in GRADIENT_SHARDS if path not in BATCHED_SHARDS]
 
 
-def _drop_stale_manifests() -> None:
-    """A batch's manifest stands for its shards: where one of them has gone (deleted by hand, say),
-    remove the manifest so that the batch runs again (recomputing only what is missing), and remove
-    the gradient table, which summarised the lost shard: Snakemake does not rerun a job for a
+def _check_shards() -> None:
+    """Before any job: a shard that is gone or damaged is computed again, and the gradient table
+    that summarised it goes.  A damaged shard (not a whole Parquet file: truncated, overwritten)
+    is renamed to ``<shard>.corrupt``; a batch whose manifest lists a missing or damaged shard
+    loses its manifest, so that the batch runs again (recomputing only what is missing); a
+    one-shard job's damaged shard is then simply missing.  Snakemake does not rerun a job for a
     missing intermediate file while the files downstream of it exist, so the table must go for
-    the batch to run, and the table and what depends on it are then rebuilt."""
+    the batch to run; the table and what depends on it are then rebuilt."""
     stale = []
+
+    def damaged(path: str) -> bool:
+        if not os.path.exists(path) or parquet_intact(path):
+            return False
+        aside = set_aside(path, "not a whole Parquet file when the workflow was planned")
+        print(f"qnnscope: {path} is damaged (not a whole Parquet file); moved it to {aside} and it is computed "
+              f"again", file=sys.stderr)
+        return True
+
     for manifest in BATCH_MANIFESTS:
         try:
             with open(manifest) as f:
@@ -150,6 +162,8 @@ def _drop_stale_manifests() -> None:
             continue
         except (OSError, ValueError, KeyError, TypeError):
             listed = None
+        for path in listed or []:
+            damaged(path)
         missing = [path for path in listed or [] if not os.path.exists(path)]
         if listed is None or missing:
             why = f"its shard {missing[0]} is missing" if missing else "it is unreadable"
@@ -158,13 +172,14 @@ def _drop_stale_manifests() -> None:
                   file=sys.stderr)
             os.remove(manifest)
             stale.append(manifest)
+    stale += [path for path in SINGLE_SHARDS if damaged(path)]
     if stale and os.path.exists(GRADIENT_TABLE):
         os.remove(GRADIENT_TABLE)
         print(f"qnnscope: removed {GRADIENT_TABLE} (it summarised shards that are gone); "
-              f"it is rebuilt once the batches have run again", file=sys.stderr)
+              f"it is rebuilt once the shards have been computed again", file=sys.stderr)
 
 
-_drop_stale_manifests()
+_check_shards()
 
 
 def batch_shards(wildcards) -> list[dict]:

@@ -113,7 +113,7 @@ rule dqnn_training_table:
     input:
         DQNN_SHARDS,
     output:
-        DQNN_TABLE,
+        update(DQNN_TABLE),
     log:
         "results/logs/aggregate/dqnn_training.log",
     params:

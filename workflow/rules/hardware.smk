@@ -71,6 +71,28 @@ if HARDWARE.get("sweeps"):
 HW_POINTS = _hardware_points()
 
 
+def _check_manifests() -> None:
+    """Before any job: a manifest that is not readable JSON (damaged by hand or by the disk) is
+    renamed to ``manifest.json.corrupt``; the submission job that runs in its place rebuilds it
+    from the ledger and submits nothing that the ledger holds."""
+    for path in HW_POINTS:
+        manifest = f"{path}/manifest.json"
+        try:
+            with open(manifest) as f:
+                json.load(f)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            os.chmod(manifest, 0o644)
+            aside = set_aside(manifest, f"unreadable when the workflow was planned: {exc}")
+            print(f"qnnscope: {manifest} is damaged ({exc}); moved it to {aside}; it is rebuilt from the ledger "
+                  f"{HW_LEDGER} when the point runs again, and nothing the ledger holds is submitted again",
+                  file=sys.stderr)
+
+
+_check_manifests()
+
+
 def hardware_job(wildcards) -> dict:
     """What identifies one hardware directory's submission: the point, draws, shots, backend and
     seeds.  Only these are rule params: Snakemake's params trigger would otherwise want to redo a
@@ -123,8 +145,8 @@ rule hardware_collect:
     input:
         manifest=HW_POINT + "/manifest.json",
     output:
-        counts=HW_POINT + "/counts.parquet",
-        estimates=HW_POINT + "/estimates.parquet",
+        counts=update(HW_POINT + "/counts.parquet"),
+        estimates=update(HW_POINT + "/estimates.parquet"),
     log:
         HW_LOG + "/collect.log",
     params:
@@ -145,7 +167,7 @@ rule hardware_table:
     input:
         [f"{path}/estimates.parquet" for path in HW_POINTS],
     output:
-        HW_TABLE,
+        update(HW_TABLE),
     log:
         "results/logs/hardware/table.log",
     params:

@@ -193,7 +193,7 @@ rule landscape_table:
     input:
         [f"{scan}/metrics.parquet" for scan in LANDSCAPE_JOBS],
     output:
-        LANDSCAPE_TABLE,
+        update(LANDSCAPE_TABLE),
     log:
         "results/logs/aggregate/landscapes.log",
     script:

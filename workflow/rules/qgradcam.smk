@@ -159,7 +159,7 @@ rule qgradcam_table:
         faithfulness=[f"{d}/faithfulness.parquet" for d in QGRADCAM_JOBS],
         curves=[f"{d}/curves.parquet" for d in QGRADCAM_JOBS],
     output:
-        QGRADCAM_TABLE,
+        update(QGRADCAM_TABLE),
     log:
         "results/logs/aggregate/qgradcam.log",
     params:

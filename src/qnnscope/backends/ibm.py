@@ -195,7 +195,7 @@ def load_generations(manifest: str | os.PathLike) -> list[dict]:
     """Every generation of a manifest, oldest first."""
     out, g = [], 0
     while generation_path(manifest, g).is_file():
-        out.append(json.loads(generation_path(manifest, g).read_text(encoding="utf-8")))
+        out.append(_read_json(generation_path(manifest, g)))
         g += 1
     if not out:
         raise FileNotFoundError(f"no hardware manifest at {manifest}")
@@ -343,7 +343,13 @@ def _store_local(store: Path, jobs: list) -> None:
 
 
 def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path} is damaged ({exc}): rename it to {path.name}.corrupt and run again; the jobs it "
+                         f"listed are rebuilt from the ledger and none is submitted again") from exc
 
 
 def _merge_ledger(path: Path, payload: dict, recorded: list[dict]) -> None:
@@ -414,6 +420,12 @@ def submit(
             log.info("manifest %s was completed by another run (%d jobs): nothing submitted", path,
                      len(existing["jobs"]))
             return existing
+        aside = path.with_name(path.name + ".corrupt")
+        if existing is None and aside.exists() and not book.jobs(path):
+            raise ValueError(f"{path} was damaged and set aside as {aside}, and the ledger {book.path} records no job "
+                             f"for it: jobs may have been submitted that no readable record holds, so nothing is "
+                             f"submitted. Recover their ids from {aside} or the provider's job list; to submit anew, "
+                             f"delete {aside}")
         payload = existing or {
             "generation": 0, "backend": target.name, "local": local, "shots": int(shots),
             "pubs_per_job": pubs_per_job, "optimization_level": optimization_level,
