@@ -1,6 +1,16 @@
 """qnnscope: config-driven trainability studies.  `snakemake --cores N` runs config/config.yaml."""
 
+from pathlib import Path as _Path
+
 from snakemake.utils import validate
+
+from qnnscope import config as _config_checks
+
+# Snakemake's own parser reports a YAML error without the file or line: check the default config
+# first (a file given with --configfile is parsed by Snakemake before this file runs; `qnnscope
+# check-config FILE` names the line for those).
+if _Path("config/config.yaml").is_file():
+    _config_checks.check_yaml("config/config.yaml")
 
 configfile: "config/config.yaml"
 
@@ -8,10 +18,7 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 # What the schema cannot express (NaN and infinities pass JSON schema's number checks; sizes that
 # cannot be planned), refused before any job with the key, the value and what is allowed.
-from pathlib import Path as _Path
-
 import yaml as _yaml
-from qnnscope import config as _config_checks
 
 _config_checks.check_finite(config, _yaml.safe_load((_Path(workflow.basedir) / "workflow/schemas/config.schema.yaml").read_text()))
 _config_checks.check_sizes(config)

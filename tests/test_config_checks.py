@@ -91,8 +91,77 @@ def test_sample_counts_that_cannot_be_planned_are_refused():
 
 def test_a_point_larger_than_the_machines_memory_is_refused_before_any_work():
     with pytest.raises(ValueError, match=r"^x\.qubits: n = 30 needs about \d+\.\d GiB \(complex64\), more than this "
-                                         r"machine's \d+\.\d GiB; allowed here: n <= \d+$"):
+                                         r"machine's \d+\.\d GiB \(on a cluster, set resources.max_mem_mb\); "
+                                         r"allowed: n <= \d+$"):
         validate(GradientPoint("hea", 30, 2), 100, prefix="x.")
     with pytest.raises(ValueError, match=r"^x\.qubits: n = 16 needs about .* \(density matrices, complex128\)"):
         validate(GradientPoint("hea", 16, 2, dtype="complex128", noise="depolarizing:0.01"), 100, prefix="x.")
     validate(GradientPoint("hea", 12, 2), 100, prefix="x.")
+
+
+def test_a_jobs_memory_limit_replaces_the_machines(monkeypatch):
+    """With ``resources.max_mem_mb`` (a cluster node's memory) the limit is the job's: n = 22 in
+    complex64 needs about 4 GiB of engine state, so it is refused under 2000 MB, naming the key and
+    the largest n that fits, and accepted under 64000 MB."""
+    from qnnscope.gradients.vqc import MEMORY_ENV, peak_memory
+
+    point = GradientPoint("hea", 22, 2)
+    monkeypatch.setenv(MEMORY_ENV, "2000")
+    fits = max(n for n in range(1, 22) if peak_memory(GradientPoint("hea", n, 1), 1000) <= 2000 * 2**20)
+    with pytest.raises(ValueError, match=rf"^x\.qubits: n = 22 needs about 4\.0 GiB \(complex64\), more than a "
+                                         rf"job's 2\.0 GiB \(resources.max_mem_mb\); allowed: n <= {fits}$"):
+        validate(point, 1000, prefix="x.")
+    monkeypatch.setenv(MEMORY_ENV, "64000")
+    validate(point, 1000, prefix="x.")
+
+
+BROKEN = "seed: 3\ngradients:\n  - name: x\n    qubits: [2, 3\n    depths: [1]\n"
+
+
+def test_check_config_names_the_line_of_a_yaml_error_and_passes_the_default(tmp_path, capsys):
+    from qnnscope.cli import main
+
+    (tmp_path / "bad.yaml").write_text(BROKEN)
+    with pytest.raises(SystemExit) as exit_:
+        main(["check-config", str(tmp_path / "bad.yaml")])
+    assert exit_.value.code == 2
+    assert f"{tmp_path / 'bad.yaml'}:5:11: not valid YAML" in capsys.readouterr().err
+    (tmp_path / "nan.yaml").write_text("seed: 3\nci: .nan\n")
+    with pytest.raises(SystemExit):
+        main(["check-config", str(tmp_path / "nan.yaml")])
+    assert "ci: nan is not a finite number" in capsys.readouterr().err
+    assert main(["check-config", str(Path(__file__).resolve().parents[1] / "config/config.yaml")]) == 0
+
+
+def test_the_workflow_names_the_line_of_a_broken_default_config(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/config.yaml").write_text(BROKEN)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "--directory",
+                           str(tmp_path), "-n"], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "config/config.yaml:5:11: not valid YAML: expected ',' or ']'" in done.stdout + done.stderr
+
+
+def test_gradient_jobs_ask_for_the_memory_their_point_needs(tmp_path):
+    """A one-shard job of an n = 22 point asks the scheduler for its engine state plus the job's
+    overhead (more than ``resources.mem_mb``), checked against ``resources.max_mem_mb``."""
+    import subprocess
+    import sys
+
+    from qnnscope.gradients.vqc import peak_memory
+
+    study = {"seed": 1, "resources": {"mem_mb": 1000, "max_mem_mb": 64000},
+             "gradients": [{"name": "big", "ansatz": "hea", "qubits": [22], "depths": [1], "costs": ["local"],
+                            "samples": 1000, "chunk": 1000}]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(study))
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "--directory",
+                           str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "-n",
+                           "results/tables/gradients.parquet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    want = math.ceil(peak_memory(GradientPoint("hea", 22, 1, cost="local"), 1000) / 2**20) + 1500
+    assert want > 1000 and f"mem_mb={want}" in done.stdout

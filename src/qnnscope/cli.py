@@ -5,6 +5,7 @@
     qnnscope summarize shard.parquet [more.parquet ...] --out table.parquet
     qnnscope fit table.parquet --out fits.parquet
     qnnscope compile
+    qnnscope check-config config/config.yaml
 
 Every option is checked before any work starts; a bad value exits with status 2 and a message
 naming the option, the value and what is allowed, and writes no file.  Arguments are parsed
@@ -55,7 +56,24 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, help="output Parquet table (written atomically)")
     sub.add_parser("compile", help="compile the engine's numba kernels and librosa's into their on-disk caches "
                                   "(setup runs it, so that a study's first jobs do not each compile them)")
+    c = sub.add_parser("check-config", help="check a study config offline: YAML syntax (file, line and column "
+                                            "of an error), finite numbers, plannable sizes")
+    c.add_argument("config", help="the study's YAML config file")
     return parser
+
+
+def _check_config(args: argparse.Namespace) -> None:
+    import yaml
+
+    from qnnscope import config
+
+    config.check_yaml(args.config)
+    study = yaml.safe_load(open(args.config, encoding="utf-8")) or {}
+    if not isinstance(study, dict):
+        raise ValueError(f"{args.config}: a config is a mapping of keys, got {type(study).__name__}")
+    config.check_finite(study)
+    config.check_sizes(study)
+    print(f"{args.config}: valid YAML, finite numbers, plannable sizes (the workflow checks the rest when it starts)")
 
 
 COMPILE_POINTS = [
@@ -135,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        {"gradients": _gradients, "summarize": _summarize, "fit": _fit, "compile": _compile}[args.command](args)
+        {"gradients": _gradients, "summarize": _summarize, "fit": _fit, "compile": _compile, "check-config": _check_config}[args.command](args)
     except (ValueError, FileNotFoundError) as exc:
         parser.exit(2, f"qnnscope {args.command}: error: {exc}\n")
     return 0

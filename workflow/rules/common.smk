@@ -16,6 +16,7 @@ import sys
 from itertools import product
 
 from qnnscope.gradients.evaluate import validate as validate_point
+from qnnscope.gradients.vqc import MEMORY_ENV, peak_memory
 from qnnscope.gradients.point import GradientPoint
 from qnnscope.io import parquet_intact, set_aside
 
@@ -66,6 +67,10 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
         options={"widths": "-".join([str(depth_of(block["width"], n))] * (depth + 1)), "data": block["data"],
                  "pairs": block["pairs"]} if dqnn else {},
     )
+
+
+if config["resources"].get("max_mem_mb"):  # points are checked against a job's memory, not this machine's
+    os.environ[MEMORY_ENV] = str(config["resources"]["max_mem_mb"])
 
 
 def _shard_jobs() -> tuple[dict, set]:
@@ -211,8 +216,24 @@ def runtime(wildcards, attempt) -> int:
     return config["resources"]["runtime"] * attempt
 
 
+JOB_OVERHEAD_MB = 1500
+"""Memory of a gradient job besides the engine's working set (Python, torch, the shard's table)."""
+
+
 def mem_mb(wildcards, attempt) -> int:
-    return config["resources"]["mem_mb"] * attempt
+    """MB a gradient job asks for: ``resources.mem_mb``, or more where the engine's working set of
+    its largest point needs it, times the attempt."""
+    names = dict(wildcards.items())
+    if "batch" in names:
+        members = BATCHES.get((names["sweep"], names["batch"]), [])
+    else:
+        try:
+            members = [SHARD_JOBS[SHARD.format(**names)]]
+        except KeyError:  # not a gradient shard (another rule's job)
+            members = []
+    need = max((peak_memory(job["point"], job["samples"]) for job in members if job["point"].model == "vqc"),
+               default=0)
+    return max(config["resources"]["mem_mb"], math.ceil(need / 2**20) + JOB_OVERHEAD_MB) * attempt
 
 
 def aggregate_targets() -> list[str]:

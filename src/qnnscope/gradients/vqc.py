@@ -73,28 +73,45 @@ def block_size(point: GradientPoint, samples: int) -> int:
     return min(samples, max(16, BLOCK_AMPLITUDES >> shift))
 
 
+MEMORY_ENV = "QNNSCOPE_JOB_MEMORY_MB"
+"""Environment variable: the most memory (MB) one job may have, where it is not this machine's
+(a cluster node's, set by the workflow from ``resources.max_mem_mb``)."""
+
+
 def memory_available() -> int:
-    """Bytes of physical memory on this machine (what a local job can have at most)."""
+    """Bytes one job can have at most: ``$QNNSCOPE_JOB_MEMORY_MB`` where set, else this machine's
+    physical memory."""
     import os
 
+    if os.environ.get(MEMORY_ENV):
+        return int(os.environ[MEMORY_ENV]) * 2**20
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def peak_memory(point: GradientPoint, samples: int) -> int:
+    """Bytes the engine's working set for ``samples`` draws of ``point`` peaks at."""
+    from qnnscope.sim.engine import peak_bytes
+
+    return peak_bytes(int(point.n_qubits), block_size(point, samples), point.dtype, point.noise != "none")
 
 
 def _check_memory(point: GradientPoint, samples: int, key) -> None:
     """Refuse a point whose peak memory (:func:`qnnscope.sim.engine.peak_bytes`) exceeds this
     machine's memory, naming the qubit count, the estimate and what fits."""
-    from qnnscope.sim.engine import peak_bytes
+    import os
 
     density = point.noise != "none"
-    need = peak_bytes(int(point.n_qubits), block_size(point, samples), point.dtype, density)
+    need = peak_memory(point, samples)
     have = memory_available()
     if need > have:
         fits = max((n for n in range(1, int(point.n_qubits))
-                    if peak_bytes(n, block_size(GradientPoint(point.ansatz, n, 1, noise=point.noise), samples),
-                                  point.dtype, density) <= have), default=0)
+                    if peak_memory(GradientPoint(point.ansatz, n, 1, noise=point.noise, dtype=point.dtype),
+                                   samples) <= have), default=0)
+        whose = (f"a job's {have / 2**30:.1f} GiB (resources.max_mem_mb)" if os.environ.get(MEMORY_ENV)
+                 else f"this machine's {have / 2**30:.1f} GiB (on a cluster, set resources.max_mem_mb)")
         raise ValueError(f"{key('qubits')}: n = {point.n_qubits} needs about {need / 2**30:.1f} GiB "
-                         f"({'density matrices, ' if density else ''}{point.dtype}), more than this machine's "
-                         f"{have / 2**30:.1f} GiB; allowed here: n <= {fits}")
+                         f"({'density matrices, ' if density else ''}{point.dtype}), more than {whose}; "
+                         f"allowed: n <= {fits}")
 
 
 def _validate_noise_and_shots(point: GradientPoint, key) -> None:
