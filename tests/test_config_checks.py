@@ -165,3 +165,16 @@ def test_gradient_jobs_ask_for_the_memory_their_point_needs(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     want = math.ceil(peak_memory(GradientPoint("hea", 22, 1, cost="local"), 1000) / 2**20) + 1500
     assert want > 1000 and f"mem_mb={want}" in done.stdout
+
+
+def test_a_dqnn_too_wide_for_memory_is_refused_before_any_work():
+    """DQNN widths whose simulation would need more memory than a job has (deep perceptrons on
+    12 + 12 qubits hold 2^48-entry tensors) are refused naming the key; small ones pass."""
+    def point(widths):
+        return GradientPoint("deep4", 2, 2, model="dqnn", cost="global",
+                             options={"widths": widths, "data": "unitary", "pairs": 10})
+
+    with pytest.raises(ValueError, match=r"^g\.widths: widths 12-12-12 with 10 training pairs need about \d+\.\d GiB "
+                                         r"for one parameter vector, more than the \d+\.\d GiB a job can have here"):
+        validate(point("12-12-12"), 100, prefix="g.")
+    validate(point("3-3-3"), 100, prefix="g.")

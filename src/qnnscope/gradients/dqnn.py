@@ -64,12 +64,35 @@ def validate(point: GradientPoint, samples: int, key) -> tuple:
     except ValueError as exc:
         name, message = str(exc).split(": ", 1)
         raise ValueError(f"{key(name)}: {message}") from None
+    _check_memory(point, net, key)
     return net, None, resolve_params(point.params, net.n_params, key=key("params"))
 
 
 def data_seed(point: GradientPoint, base_seed: int) -> int:
     """Seed of a DQNN point's training pairs: shared by its costs, inits and chunks."""
     return sampling.stable_seed(base_seed, point.option("widths"), point.option("data"), point.option("pairs"), "data")
+
+
+def sample_bytes(point: GradientPoint, net) -> tuple[str, int]:
+    """The simulation mode of a DQNN point and the bytes its saved tensors take per θ (all its
+    training pairs): known from the widths alone, before any data is drawn."""
+    data, pairs = point.option("data"), point.option("pairs")
+    if net.family == "local" and net.locality == 1 and data in ("zero", "product"):
+        return "chains", pairs * net.widths[0] * 2 ** (net.n_layers + 1) * 16 * (2 * net.n_layers + 4)
+    mode = net.choose_mode(pure_input=True)
+    return mode, pairs * (2 ** net.modes()[mode]) * 16 * (2 * len(net.perceptrons) + 4)
+
+
+def _check_memory(point: GradientPoint, net, key) -> None:
+    """Refuse a network whose one-θ working set exceeds the memory a job can have."""
+    from qnnscope.gradients.vqc import memory_available
+
+    _, need = sample_bytes(point, net)
+    have = memory_available()
+    if need > have:
+        raise ValueError(f"{key('widths')}: widths {point.option('widths')} with {point.option('pairs')} training "
+                         f"pairs need about {need / 2**30:.1f} GiB for one parameter vector, more than the "
+                         f"{have / 2**30:.1f} GiB a job can have here; use narrower layers or fewer pairs")
 
 
 def cost_function(point: GradientPoint, net, seed: int):
@@ -83,14 +106,12 @@ def cost_function(point: GradientPoint, net, seed: int):
 
     ctype = resolve_dtype(point.dtype)
     data, pairs = point.option("data"), point.option("pairs")
-    chains = net.family == "local" and net.locality == 1 and data in ("zero", "product")
+    mode, per_sample = sample_bytes(point, net)
+    chains = mode == "chains"
     if chains:  # independent chains: n = 20 costs what 20 two-qubit networks cost
         inputs, targets = training.product_factors(data, net.widths, pairs, seed=seed, dtype=ctype)
-        mode, per_sample = "chains", pairs * net.widths[0] * 2 ** (net.n_layers + 1) * 16 * (2 * net.n_layers + 4)
     else:
         inputs, targets = training.training_pairs(data, net.widths, pairs, seed=seed, dtype=ctype)
-        mode = net.choose_mode(pure_input=True)
-        per_sample = pairs * (2 ** net.modes()[mode]) * 16 * (2 * len(net.perceptrons) + 4)
     cost_fn = dqnn.global_cost if point.cost == "global" else dqnn.local_cost
 
     def evaluate(t: torch.Tensor) -> torch.Tensor:
