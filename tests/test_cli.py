@@ -286,7 +286,8 @@ def test_compile_leaves_every_engine_kernel_in_the_numba_cache():
     on-disk cache indices, so that a study's first jobs load them instead of compiling."""
     entry = {"kernels": ["evolve", "evolve_lanes"], "noise": ["_evolve_kernel"]}
     script = ("from qnnscope.cli import main; from qnnscope.sim import kernels, noise; main(['compile']); "
-              f"print({{m: [len(getattr(eval(m), f).signatures) for f in fs] for m, fs in {entry!r}.items()}})")
+              "modules = {'kernels': kernels, 'noise': noise}; "
+              f"print({{m: [len(getattr(modules[m], f).signatures) for f in fs] for m, fs in {entry!r}.items()}})")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert "kernels cached" in out
     assert out.strip().splitlines()[-1] == str({m: [2] * len(fs) for m, fs in entry.items()})

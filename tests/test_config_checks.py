@@ -74,7 +74,8 @@ def test_yaml_errors_name_file_line_and_column(tmp_path):
     bad.write_text("seed: 1\ngradients:\n  - name: a\n    qubits: [2, 3\n  other: 1\n")
     with pytest.raises(ValueError, match=rf"^{bad}:5:8: not valid YAML: expected .,. or .\]., but got .:."):
         checks.check_yaml(bad)
-    checks.check_yaml(ROOT / "config" / "config.yaml")
+    default = ROOT / "config" / "config.yaml"
+    assert checks.check_yaml(default) == yaml.safe_load(default.read_text())
 
 
 def test_sample_counts_that_cannot_be_planned_are_refused():

@@ -3,6 +3,7 @@ the jobs are 'queued' → rerun → collected, every job submitted exactly once,
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -166,8 +167,6 @@ def test_concurrent_runs_and_forced_reruns_submit_each_planned_job_once(tmp_path
     assert damaged.with_name("manifest.json.corrupt").is_file()
     assert _manifest_jobs(study) == before
     assert [r for r in _ledger(study)[events:] if r["event"] == "submitted"] == []
-    import io
-
     for p in collected:  # collected again from the same jobs: the same counts and estimates
         assert pd.read_parquet(p).equals(pd.read_parquet(io.BytesIO(kept[p]))), p
     assert scan_for_secret(tmp_path, TOKEN) == []

@@ -63,12 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    import yaml
-
     from qnnscope import config
 
-    config.check_yaml(args.config)
-    study = yaml.safe_load(open(args.config, encoding="utf-8")) or {}
+    study = config.check_yaml(args.config) or {}
     if not isinstance(study, dict):
         raise ValueError(f"{args.config}: a config is a mapping of keys, got {type(study).__name__}")
     config.check_finite(study)

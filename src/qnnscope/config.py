@@ -63,12 +63,13 @@ def check_finite(config: Any, schema: dict | None = None, parts: tuple = ()) -> 
                          f"{allowed_numbers(subschema(schema, parts))}")
 
 
-def check_yaml(path: str | Path) -> None:
-    """Parse ``path`` as YAML; a syntax error names the file, line and column."""
+def check_yaml(path: str | Path) -> Any:
+    """Parse ``path`` as YAML and return what it holds; a syntax error names the file, line and
+    column."""
     import yaml
 
     try:
-        yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)

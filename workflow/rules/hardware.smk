@@ -83,7 +83,6 @@ def _check_manifests() -> None:
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as exc:
-            os.chmod(manifest, 0o644)
             aside = set_aside(manifest, f"unreadable when the workflow was planned: {exc}")
             print(f"qnnscope: {manifest} is damaged ({exc}); moved it to {aside}; it is rebuilt from the ledger "
                   f"{HW_LEDGER} when the point runs again, and nothing the ledger holds is submitted again",
