@@ -15,7 +15,7 @@ import pennylane as qml
 from pennylane import numpy as pnp
 
 from qnnscope.backends.base import BatchBackend
-from qnnscope.circuits.description import Circuit, Op
+from qnnscope.circuits.description import Circuit, Op, matrix
 from qnnscope.costs import Observable
 
 DIFF_METHODS = {
@@ -33,9 +33,16 @@ _FIXED = {
     "Z": qml.PauliZ,
     "S": qml.S,
     "SDG": qml.adjoint(qml.S),
+    "T": qml.T,
+    "TDG": qml.adjoint(qml.T),
     "CZ": qml.CZ,
     "CNOT": qml.CNOT,
+    "CY": qml.CY,
+    "SWAP": qml.SWAP,
+    "ISWAP": qml.ISWAP,
 }
+_PARAMETERISED = {"RXX": qml.IsingXX, "RYY": qml.IsingYY, "RZZ": qml.IsingZZ, "CRX": qml.CRX, "CRY": qml.CRY,
+                  "CRZ": qml.CRZ}
 _PAULIS = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
 
 
@@ -100,13 +107,24 @@ class PennyLaneBackend(BatchBackend):
 
 
 def _apply(op: Op, x: pnp.ndarray, choice_row: np.ndarray) -> None:
-    """Queue one gate of the description as a PennyLane operation."""
+    """Queue one gate of the description as PennyLane's own operation (the reference for the
+    engine's rewriting into primitive gates)."""
+    if op.gate == "UNITARY":
+        qml.QubitUnitary(matrix(op), wires=op.wires)
+        return
     if not op.is_rotation:
         _FIXED[op.gate](wires=op.wires)
         return
-    angle = x[op.param] if op.is_trainable else op.angle
-    gate = _AXES[int(choice_row[op.choice])] if op.gate == "RP" else _ROTATIONS[op.gate]
-    gate(angle, wires=op.wires[0])
+    angle = op.scale * x[op.param] + op.offset if op.is_trainable else op.angle
+    if op.gate == "RZX":
+        qml.PauliRot(angle, "ZX", wires=op.wires)
+    elif op.gate == "PAULIROT":
+        qml.PauliRot(angle, op.pauli, wires=op.wires)
+    elif op.gate in _PARAMETERISED:
+        _PARAMETERISED[op.gate](angle, wires=op.wires)
+    else:
+        gate = _AXES[int(choice_row[op.choice])] if op.gate == "RP" else _ROTATIONS[op.gate]
+        gate(angle, wires=op.wires[0])
 
 
 def _pauli_sum(observable: Observable) -> qml.operation.Operator | None:

@@ -19,10 +19,12 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import SparsePauliOp
+from qiskit.synthesis import OneQubitEulerDecomposer
 from qiskit_aer import AerSimulator
 
 from qnnscope.backends.base import BatchBackend
-from qnnscope.circuits.description import Circuit
+from qnnscope.circuits.description import Circuit, matrix
+from qnnscope.circuits.lowering import to_primitives
 from qnnscope.costs import Observable
 from qnnscope.sim.noise import NOISELESS, NoiseModel
 
@@ -32,9 +34,14 @@ PRECISION = {"complex128": "double", "complex64": "single"}
 """Aer's ``precision`` option for each engine dtype."""
 _ROTATIONS = {"RX": "rx", "RY": "ry", "RZ": "rz"}
 _AXES = ("rx", "ry", "rz")
-_FIXED = {"H": "h", "X": "x", "Y": "y", "Z": "z", "S": "s", "SDG": "sdg", "CZ": "cz", "CNOT": "cx"}
-BASIS_GATES = tuple(sorted(set(_ROTATIONS.values()) | set(_FIXED.values())))
-"""The qiskit gates :func:`to_qiskit` emits."""
+_FIXED = {"H": "h", "X": "x", "Y": "y", "Z": "z", "S": "s", "SDG": "sdg", "T": "t", "TDG": "tdg",
+          "CZ": "cz", "CNOT": "cx"}
+BASIS_GATES = tuple(sorted(set(_ROTATIONS.values()) | set(_FIXED.values()) | {"u"}))
+"""The qiskit gates :func:`to_qiskit` emits for a circuit of primitive gates (a fixed one-qubit
+unitary becomes ``u``): the gates noise channels follow, as in the engine."""
+_NATIVE = {"RXX": "rxx", "RYY": "ryy", "RZZ": "rzz", "RZX": "rzx", "CRX": "crx", "CRY": "cry", "CRZ": "crz",
+           "CY": "cy", "SWAP": "swap", "ISWAP": "iswap"}
+"""qiskit's own gates for the rest of the gate set (qubit w = wire w, controls first)."""
 
 
 class AerBackend(BatchBackend):
@@ -51,13 +58,16 @@ class AerBackend(BatchBackend):
 
     def _evaluate(self, circuit: Circuit, observable: Observable, theta, choices, params: list[int], dtype: str):
         """Costs ``(S,)`` and parameter-shift gradients ``(S, len(params))`` (None if no params)."""
-        shifts = [(k, g) for k, p in enumerate(params) for g in circuit.param_gates(p)]
+        if params or self.noise_model is not None:
+            # shift rules and noise channels act on the primitive gates, as in the engine
+            circuit = to_primitives(circuit)
+        shifts = [(k, g, circuit.ops[g].scale) for k, p in enumerate(params) for g in circuit.param_gates(p)]
         pauli = _pauli_op(observable)
         batch = []
         for row, choice_row in zip(theta, choices):
             angles = op_angles(circuit, row)
             batch.append(_build(circuit, angles, choice_row, pauli))
-            for _, gate in shifts:
+            for _, gate, _ in shifts:
                 for sign in (1, -1):
                     shifted = angles.copy()
                     shifted[gate] += sign * math.pi / 2
@@ -66,8 +76,8 @@ class AerBackend(BatchBackend):
         if not params:
             return values[:, 0], None
         grads = np.zeros((len(theta), len(params)))
-        for j, (k, _) in enumerate(shifts):
-            grads[:, k] += (values[:, 1 + 2 * j] - values[:, 2 + 2 * j]) / 2
+        for j, (k, _, a) in enumerate(shifts):  # chain rule through a·θ + b
+            grads[:, k] += a * (values[:, 1 + 2 * j] - values[:, 2 + 2 * j]) / 2
         return values[:, 0], grads
 
     def _run(self, batch: list[QuantumCircuit], observable: Observable, dtype: str) -> np.ndarray:
@@ -79,12 +89,7 @@ class AerBackend(BatchBackend):
 
 def op_angles(circuit: Circuit, row: np.ndarray) -> np.ndarray:
     """The angle of every op for one sample (0 for parameter-free gates)."""
-    return np.array(
-        [
-            row[op.param] if op.is_trainable else op.angle if op.is_rotation else 0.0
-            for op in circuit.ops
-        ]
-    )
+    return np.array([op.angle_of(row) for op in circuit.ops])
 
 
 def to_qiskit(circuit: Circuit, angles, choice_row) -> QuantumCircuit:
@@ -94,11 +99,30 @@ def to_qiskit(circuit: Circuit, angles, choice_row) -> QuantumCircuit:
     for op, angle in zip(circuit.ops, angles):
         if op.gate == "RP":
             getattr(qc, _AXES[choice_row[op.choice]])(angle, op.wires[0])
-        elif op.is_rotation:
+        elif op.gate in _ROTATIONS:
             getattr(qc, _ROTATIONS[op.gate])(angle, op.wires[0])
-        else:
+        elif op.gate in _FIXED:
             getattr(qc, _FIXED[op.gate])(*op.wires)
+        elif op.gate in _NATIVE:
+            getattr(qc, _NATIVE[op.gate])(*(() if not op.is_rotation else (angle,)), *op.wires)
+        elif op.gate == "PAULIROT":
+            _pauli_rotation(qc, op, angle)
+        elif len(op.wires) == 1:  # a fixed one-qubit unitary, as qiskit's standard U gate
+            qc.u(*OneQubitEulerDecomposer("U").angles(matrix(op)), op.wires[0])
+        else:  # qiskit's unitary: its first qubit is the least significant, our last wire
+            qc.unitary(matrix(op), list(reversed(op.wires)))
     return qc
+
+
+def _pauli_rotation(qc: QuantumCircuit, op, angle) -> None:
+    """exp(−iθP/2) as qiskit's ``PauliEvolutionGate`` (exp(−itP), t = θ/2), unrolled into
+    standard gates so that Aer and samplers accept it."""
+    from qiskit.circuit.library import PauliEvolutionGate
+
+    word = [(letter, k) for k, letter in enumerate(op.pauli) if letter != "I"]
+    pauli = SparsePauliOp.from_sparse_list([("".join(p for p, _ in word), [k for _, k in word], 1.0)], len(op.wires))
+    gate = PauliEvolutionGate(pauli, time=angle / 2)
+    qc.compose(gate.definition, qubits=list(op.wires), inplace=True)
 
 
 def _build(
@@ -106,6 +130,8 @@ def _build(
 ) -> QuantumCircuit:
     """One bound qiskit circuit that saves p(0…0) and, if any, ⟨Pauli sum⟩."""
     qc = to_qiskit(circuit, angles, choice_row)
+    if "iswap" in qc.count_ops():  # not an Aer instruction: qiskit's own definition of it
+        qc = qc.decompose(gates_to_decompose=["iswap"])
     qc.save_amplitudes_squared([0], label="p0")
     if pauli is not None:
         qc.save_expectation_value(pauli, range(circuit.n_qubits), label="pauli")
@@ -142,9 +168,12 @@ def measured_pubs(circuit: Circuit, settings, theta, choices, params) -> Iterato
     S = theta.shape[0]
     choices = np.zeros((S, 0), dtype=np.int64) if choices is None else np.asarray(choices).reshape(S, -1)
     gates, copies = shifted_copies(circuit, params)
+    circuit = to_primitives(circuit)  # op indices of ``gates``
     trainable = [i for i, op in enumerate(circuit.ops) if op.is_trainable]
-    angles = np.tile(theta[:, [circuit.ops[i].param for i in trainable]], (copies, 1, 1))  # (copies, S, gates)
-    for k, (_, g) in enumerate(gates):
+    scale = np.array([circuit.ops[i].scale for i in trainable])
+    offset = np.array([circuit.ops[i].offset for i in trainable])
+    angles = np.tile(theta[:, [circuit.ops[i].param for i in trainable]] * scale + offset, (copies, 1, 1))
+    for k, (_, g, _) in enumerate(gates):
         angles[1 + 2 * k, :, trainable.index(g)] += math.pi / 2
         angles[2 + 2 * k, :, trainable.index(g)] -= math.pi / 2
     rows_of = np.arange(copies * S).reshape(copies, S)
@@ -155,7 +184,7 @@ def measured_pubs(circuit: Circuit, settings, theta, choices, params) -> Iterato
     vec = ParameterVector("a", len(circuit.ops))  # vec[j] drives op j
     for i, setting in enumerate(settings):
         measured = setting_circuit(circuit, setting)
-        symbols = [vec[j] if op.is_trainable else (op.angle or 0.0) for j, op in enumerate(measured.ops)]
+        symbols = [vec[j] if op.is_trainable else op.angle_of(()) for j, op in enumerate(measured.ops)]
         for u, row in enumerate(unique):
             qc = to_qiskit(measured, symbols, row)
             qc.measure_all()

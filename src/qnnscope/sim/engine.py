@@ -39,7 +39,8 @@ from qnnscope.costs import Observable
 from qnnscope.sim import kernels
 from qnnscope.sim.layout import Program, lower
 from qnnscope.sim.observables import observable_groups
-from qnnscope.sim.plan import AXIS, FIXED, Diagonal, OneQubit, Plan, compile_plan
+from qnnscope.circuits.description import matrix
+from qnnscope.sim.plan import AXIS, Diagonal, OneQubit, Plan, compile_plan
 
 CHUNK_BYTES = 64 * 2**20
 """Memory per chunk of samples (states plus per-sample gate matrices and their temporaries)."""
@@ -75,7 +76,8 @@ class Compiled:
     program: Program | None  # CPU kernel program
     fixed_axis: torch.Tensor  # (n_rot,) Pauli axis of fixed-axis rotations, −1 for RP
     rot_slot: torch.Tensor  # (n_rot,) trainable slot, −1 for fixed angle
-    rot_angle: torch.Tensor  # (n_rot,) fixed angle (0 where trainable)
+    rot_angle: torch.Tensor  # (n_rot,) fixed angle, or the offset b of a trainable a·θ + b
+    rot_scale: torch.Tensor  # (n_rot,) the factor a of a trainable a·θ + b (1 where fixed)
     rot_choice: torch.Tensor  # (n_rot,) choice slot, −1 for fixed axis
 
     @property
@@ -105,7 +107,7 @@ def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype=
     if dev.type == "cpu":
         program = lower(plan, rotate_layout=circuit.n_qubits > LANE_QUBITS)
         program.diags = program.diags.astype(np.float32 if cdt == torch.complex64 else np.float64)
-    rots = [circuit.ops[i] for i in plan.rotations]
+    rots = [plan.circuit.ops[i] for i in plan.rotations]
     gate_steps = [k for k, s in enumerate(plan.steps) if isinstance(s, OneQubit)]
     first = [plan.rot_pos.get(plan.steps[k].factors[0], 0) for k in gate_steps]
     compiled = Compiled(
@@ -120,7 +122,8 @@ def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype=
         program=program,
         fixed_axis=torch.tensor([AXIS.get(op.gate, -1) for op in rots], dtype=torch.long, device=dev),
         rot_slot=torch.tensor([-1 if op.param is None else op.param for op in rots], dtype=torch.long, device=dev),
-        rot_angle=torch.tensor([op.angle or 0.0 for op in rots], dtype=rdt, device=dev),
+        rot_angle=torch.tensor([op.offset if op.is_trainable else op.angle for op in rots], dtype=rdt, device=dev),
+        rot_scale=torch.tensor([op.scale for op in rots], dtype=rdt, device=dev),
         rot_choice=torch.tensor([-1 if op.choice is None else op.choice for op in rots], dtype=torch.long, device=dev),
     )
     _CACHE[key] = compiled
@@ -136,9 +139,11 @@ def _rotation_axes(c: Compiled, choices: torch.Tensor) -> torch.Tensor:
 
 
 def rotation_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, offsets=None) -> torch.Tensor:
-    """(S, n_rot, 2, 2) matrices R_P(θ) = cos(θ/2) I − i sin(θ/2) P, vectorised over everything:
-    with P = xX + yY + zZ (one-hot), R = [[c − isz, −sy − isx], [sy − isx, c + isz]]."""
-    angles = torch.where(c.rot_slot >= 0, theta[:, c.rot_slot.clamp(min=0)], c.rot_angle)
+    """(S, n_rot, 2, 2) matrices R_P(φ) = cos(φ/2) I − i sin(φ/2) P, vectorised over everything,
+    φ = a·θ + b for trainable rotations: with P = xX + yY + zZ (one-hot),
+    R = [[c − isz, −sy − isx], [sy − isx, c + isz]]."""
+    trainable = theta[:, c.rot_slot.clamp(min=0)] * c.rot_scale + c.rot_angle
+    angles = torch.where(c.rot_slot >= 0, trainable, c.rot_angle)
     if offsets is not None:
         angles = angles + offsets
     cos, sin = torch.cos(angles / 2), torch.sin(angles / 2)
@@ -153,7 +158,7 @@ def gate_factor(c: Compiled, rot: torch.Tensor, i: int) -> torch.Tensor:
     """Per-sample matrix (S, 2, 2) of op ``i`` (a rotation or a fixed gate)."""
     if i in c.plan.rot_pos:
         return rot[:, c.plan.rot_pos[i]]
-    gate = torch.as_tensor(FIXED[c.plan.circuit.ops[i].gate], dtype=c.dtype, device=c.device)
+    gate = torch.as_tensor(matrix(c.plan.circuit.ops[i]), dtype=c.dtype, device=c.device)
     return gate.expand(rot.shape[0], 2, 2)
 
 
@@ -352,7 +357,8 @@ def _occurrences(c: Compiled, params) -> list[tuple[int, int]]:
 def param_shift(circuit: Circuit, observable: Observable, theta, choices, params, device="cpu", dtype="complex64",
                 expect=None):
     """Costs (S,) and ∂⟨O⟩/∂θ[p] (S, len(params)) by the two-term shift rule (R_P gates have
-    eigenvalues ±1/2), summed over every gate that uses slot p; shifted copies run as one batch.
+    eigenvalues ±1/2), summed over every primitive gate that uses slot p, each times its scale a;
+    shifted copies run as one batch.
     ``expect`` replaces :func:`expectation` (same keywords), e.g. the noisy density-matrix one:
     the rule still holds when noise channels do not depend on θ."""
     c = compile_circuit(circuit, device, dtype)
@@ -369,8 +375,8 @@ def param_shift(circuit: Circuit, observable: Observable, theta, choices, params
         offsets=offsets.reshape(copies * S, -1),
     ).reshape(copies, S)
     grads = torch.zeros(S, len(params), dtype=values.dtype, device=c.device)
-    for k, (j, _) in enumerate(columns):
-        grads[:, j] += (values[1 + 2 * k] - values[2 + 2 * k]) / 2
+    for k, (j, r) in enumerate(columns):  # chain rule through φ = a·θ + b
+        grads[:, j] += c.rot_scale[r] * (values[1 + 2 * k] - values[2 + 2 * k]) / 2
     return values[0], grads
 
 
@@ -388,7 +394,7 @@ def generators(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, slots=No
         for pos, i in enumerate(factors):
             if ops[i].param not in wanted:
                 continue
-            g = pauli[:, c.plan.rot_pos[i]]
+            g = pauli[:, c.plan.rot_pos[i]] * ops[i].scale  # ∂φ/∂θ = a
             for later in factors[pos + 1 :]:
                 f = gate_factor(c, rot, later)
                 g = f @ g @ f.conj().transpose(-1, -2)

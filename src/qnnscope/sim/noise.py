@@ -182,7 +182,7 @@ def _schedule(circuit: Circuit, device, dtype) -> _Schedule:
         return _SCHEDULES[key]
     n, rdt = circuit.n_qubits, REAL[c.dtype]
     gates, one, diags, perms = [], [], [], []
-    for i, op in enumerate(circuit.ops):
+    for i, op in enumerate(c.plan.circuit.ops):  # the primitive gates: channels follow each
         if len(op.wires) == 1:
             gates.append((1, len(one), op.wires[0]))
             one.append(i)

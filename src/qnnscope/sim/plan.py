@@ -21,19 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qnnscope.circuits.description import Circuit, Op
+from qnnscope.circuits.lowering import to_primitives
 
 AXIS = {"RX": 0, "RY": 1, "RZ": 2}
 """Pauli axis of the fixed-axis rotations (RP takes it per sample)."""
-_S2 = 1 / np.sqrt(2)
-FIXED = {
-    "H": np.array([[_S2, _S2], [_S2, -_S2]], dtype=np.complex128),
-    "X": np.array([[0, 1], [1, 0]], dtype=np.complex128),
-    "Y": np.array([[0, -1j], [1j, 0]], dtype=np.complex128),
-    "Z": np.array([[1, 0], [0, -1]], dtype=np.complex128),
-    "S": np.array([[1, 0], [0, 1j]], dtype=np.complex128),
-    "SDG": np.array([[1, 0], [0, -1j]], dtype=np.complex128),
-}
-"""Matrices of the parameter-free single-qubit gates."""
 
 
 @dataclass
@@ -63,7 +54,9 @@ Step = OneQubit | Diagonal | Permutation
 
 @dataclass
 class Plan:
-    """Compiled circuit: steps plus the bookkeeping the engine needs to build per-sample matrices."""
+    """Compiled circuit: steps plus the bookkeeping the engine needs to build per-sample matrices;
+    ``circuit`` is the primitive circuit (:func:`~qnnscope.circuits.lowering.to_primitives`) whose
+    op indices the steps refer to."""
 
     circuit: Circuit
     steps: list[Step]
@@ -82,7 +75,8 @@ def _is_diagonal(op: Op) -> bool:
 
 
 def compile_plan(circuit: Circuit) -> Plan:
-    """Schedule ``circuit`` into fused steps (see module docstring)."""
+    """Schedule ``circuit``, rewritten into primitive gates, into fused steps (see module docstring)."""
+    circuit = to_primitives(circuit)
     n = circuit.n_qubits
     ops = circuit.ops
     queues: list[deque[int]] = [deque() for _ in range(n)]

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from qnnscope.circuits.description import Circuit, Op
+from qnnscope.circuits.lowering import to_primitives
 from qnnscope.costs import Observable
 from qnnscope.sim.engine import (
     as_tensors,
@@ -80,20 +81,24 @@ def measurement_settings(observable: Observable) -> list[Setting]:
 
 
 def setting_circuit(circuit: Circuit, setting: Setting) -> Circuit:
-    """``circuit`` followed by the setting's basis changes (same slots, choices and ties)."""
+    """``circuit`` in primitive gates followed by the setting's basis changes (same slots,
+    choices and ties; op indices are those of :func:`shifted_copies`)."""
+    circuit = to_primitives(circuit)
     if not setting.ops:
         return circuit
     return replace(circuit, ops=circuit.ops + setting.ops, name=f"{circuit.name}+basis")
 
 
-def shifted_copies(circuit: Circuit, params) -> tuple[list[tuple[int, int]], int]:
-    """(position in ``params``, op index) of every gate of every requested slot (a slot may drive
-    several gates; the shift rule sums over them, as ``engine.param_shift``), and the number of
-    circuits per draw: the unshifted one and a ±π/2 pair per gate."""
+def shifted_copies(circuit: Circuit, params) -> tuple[list[tuple[int, int, float]], int]:
+    """(position in ``params``, op index in the primitive circuit, scale a of the gate's angle
+    a·θ + b) of every gate of every requested slot (a slot may drive several gates; the shift
+    rule sums over them, as ``engine.param_shift``), and the number of circuits per draw: the
+    unshifted one and a ±π/2 pair per gate."""
     for p in params:
         if not 0 <= p < circuit.n_params:
             raise ValueError(f"parameter index {p} outside 0..{circuit.n_params - 1}")
-    gates = [(j, g) for j, p in enumerate(params) for g in circuit.param_gates(p)]
+    prim = to_primitives(circuit)
+    gates = [(j, g, prim.ops[g].scale) for j, p in enumerate(params) for g in prim.param_gates(p)]
     return gates, 1 + 2 * len(gates)
 
 
@@ -103,8 +108,8 @@ def combine_shifts(values: np.ndarray, gates, n_params: int, variance: bool = Fa
     values = values.reshape(1 + 2 * len(gates), -1)
     grads = np.zeros((values.shape[1], n_params))
     sign = 1 if variance else -1
-    for k, (j, _) in enumerate(gates):
-        grads[:, j] += (values[1 + 2 * k] + sign * values[2 + 2 * k]) / (4 if variance else 2)
+    for k, (j, _, a) in enumerate(gates):  # chain rule through a·θ + b
+        grads[:, j] += (a * a if variance else a) * (values[1 + 2 * k] + sign * values[2 + 2 * k]) / (4 if variance else 2)
     return values[0], grads
 
 
@@ -120,7 +125,7 @@ def probabilities(circuit, settings, theta, choices, params, device, dtype, nois
         S = th.shape[0]
         gates, copies = shifted_copies(circuit, params)
         offsets = torch.zeros(copies, S, len(c.plan.rotations), dtype=th.dtype, device=c.device)
-        for k, (_, g) in enumerate(gates):
+        for k, (_, g, _) in enumerate(gates):
             offsets[1 + 2 * k, :, c.plan.rot_pos[g]] = math.pi / 2
             offsets[2 + 2 * k, :, c.plan.rot_pos[g]] = -math.pi / 2
         th, ch, offsets = th.repeat(copies, 1), ch.repeat(copies, 1), offsets.reshape(copies * S, -1)
