@@ -142,8 +142,11 @@ def rotation_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, o
     """(S, n_rot, 2, 2) matrices R_P(φ) = cos(φ/2) I − i sin(φ/2) P, vectorised over everything,
     φ = a·θ + b for trainable rotations: with P = xX + yY + zZ (one-hot),
     R = [[c − isz, −sy − isx], [sy − isx, c + isz]]."""
-    trainable = theta[:, c.rot_slot.clamp(min=0)] * c.rot_scale + c.rot_angle
-    angles = torch.where(c.rot_slot >= 0, trainable, c.rot_angle)
+    if theta.shape[1]:
+        trainable = theta[:, c.rot_slot.clamp(min=0)] * c.rot_scale + c.rot_angle
+        angles = torch.where(c.rot_slot >= 0, trainable, c.rot_angle)
+    else:  # no trainable slot: every angle is fixed
+        angles = c.rot_angle.expand(theta.shape[0], -1)
     if offsets is not None:
         angles = angles + offsets
     cos, sin = torch.cos(angles / 2), torch.sin(angles / 2)
