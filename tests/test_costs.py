@@ -1,6 +1,7 @@
 """Cost names parse to the right observables, and their expectations match closed forms."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +172,167 @@ def test_global_cost_at_zero_and_at_pi():
     choices = np.zeros((2, 0), dtype=np.int64)
     np.testing.assert_allclose(expect(circuit, "global", theta, choices), [0.0, 1.0], rtol=0, atol=ATOL)
     np.testing.assert_allclose(expect(circuit, "local", theta, choices), [0.0, 1 / 3], rtol=0, atol=ATOL)
+
+
+# --- model Hamiltonians and Hamiltonian files ------------------------------------------------
+
+PAULI = {
+    "I": np.eye(2, dtype=complex),
+    "X": np.array([[0, 1], [1, 0]], dtype=complex),
+    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
+    "Z": np.array([[1, 0], [0, -1]], dtype=complex),
+}
+TFIM4 = str(Path(__file__).resolve().parents[1] / "config" / "hamiltonians" / "tfim4.txt")
+
+
+def dense(obs: Observable) -> np.ndarray:
+    """The 2^n × 2^n matrix of an observable (wire 0 most significant)."""
+    n = obs.n_qubits
+    h = obs.constant * np.eye(2**n, dtype=complex)
+    for coeff, string in obs.terms:
+        letters = dict(string)
+        factors = [PAULI[letters.get(w, "I")] for w in range(n)]
+        term = factors[0]
+        for f in factors[1:]:
+            term = np.kron(term, f)
+        h = h + coeff * term
+    h[0, 0] += obs.projector_coeff
+    return h
+
+
+def ground_energy(spec: str, n: int) -> float:
+    return float(np.linalg.eigvalsh(dense(make_cost(spec, n)))[0])
+
+
+def test_tfim_terms_and_name():
+    obs = make_cost("tfim", 3)
+    assert obs.name == "tfim"
+    assert terms_of(obs) == [
+        (-1.0, ((0, "Z"), (1, "Z"))),
+        (-1.0, ((1, "Z"), (2, "Z"))),
+        (-1.0, ((0, "X"),)),
+        (-1.0, ((1, "X"),)),
+        (-1.0, ((2, "X"),)),
+    ]
+    assert [c for c, _ in make_cost("tfim:g=0.5", 3).terms] == [-1.0, -1.0, -0.5, -0.5, -0.5]
+    assert make_cost(" TFIM : g = 0.5 ", 3).terms == make_cost("tfim:g=0.5", 3).terms
+
+
+def test_xxz_and_heisenberg_terms():
+    obs = make_cost("xxz:delta=0.5", 2)
+    assert terms_of(obs) == [(1.0, ((0, "X"), (1, "X"))), (1.0, ((0, "Y"), (1, "Y"))), (0.5, ((0, "Z"), (1, "Z")))]
+    assert make_cost("heisenberg", 4).terms == make_cost("xxz", 4).terms == make_cost("xxz:delta=1", 4).terms
+    assert len(make_cost("heisenberg", 4).terms) == 9  # 3 bonds of the open chain × XX, YY, ZZ
+
+
+def test_tfim_ground_energy_n4_g1():
+    # exact diagonalisation of H = −Σ_{i=0}^{2} Z_iZ_{i+1} − Σ_{i=0}^{3} X_i (open chain)
+    assert ground_energy("tfim", 4) == pytest.approx(-4.758770483143634, abs=1e-12)
+    # cross-check by free fermions: with a Hadamard on every wire H ≅ −Σ X_iX_{i+1} − g Σ Z_i, and
+    # Jordan–Wigner (Z_j = −i c_{2j} c_{2j+1}, X_jX_{j+1} = −i c_{2j+1} c_{2j+2}) makes it
+    # (i/2) Σ h_ab c_a c_b with h_{2j,2j+1} = g, h_{2j+1,2j+2} = 1; E_0 = −Σ ε_k over the
+    # eigenvalues ±iε_k of h.
+    for n, g in [(4, 1.0), (5, 0.5)]:
+        h = np.zeros((2 * n, 2 * n))
+        for j in range(n):
+            h[2 * j, 2 * j + 1] = g
+        for j in range(n - 1):
+            h[2 * j + 1, 2 * j + 2] = 1.0
+        eps = np.linalg.eigvals(h - h.T).imag
+        assert ground_energy(f"tfim:g={g}", n) == pytest.approx(-eps[eps > 0].sum(), abs=1e-12)
+
+
+def test_heisenberg_ground_energy_n4():
+    assert ground_energy("heisenberg", 4) == pytest.approx(-3 - 2 * math.sqrt(3), abs=1e-12)
+    assert -3 - 2 * math.sqrt(3) == pytest.approx(-6.464101615137754, abs=1e-15)
+    # two sites: Σ (XX + YY + ZZ) on the singlet is −3
+    assert ground_energy("heisenberg", 2) == pytest.approx(-3.0, abs=1e-12)
+
+
+def test_tfim_file_equals_builtin_tfim():
+    from_file = make_cost(TFIM4, 4)
+    assert from_file.name == "tfim4"
+    assert make_cost("file:" + TFIM4, 4).terms == from_file.terms
+    np.testing.assert_allclose(dense(from_file), dense(make_cost("tfim", 4)), rtol=0, atol=ATOL)
+    # the same expectation on random states (a deep hardware-efficient circuit at random angles)
+    circuit = build("hea", 4, 4)
+    theta = np.random.default_rng(5).uniform(0, 2 * np.pi, size=(8, circuit.n_params))
+    choices = np.zeros((8, 0), dtype=np.int64)
+    a = expectation(circuit, from_file, theta, choices, dtype="complex128").numpy()
+    b = expectation(circuit, make_cost("tfim", 4), theta, choices, dtype="complex128").numpy()
+    np.testing.assert_allclose(a, b, rtol=0, atol=ATOL)
+    assert np.ptp(a) > 0.1  # the states differ enough for the comparison to mean something
+
+
+def test_file_format_compact_dense_constant_and_comments(tmp_path):
+    path = tmp_path / "mixed.ham"
+    path.write_text(
+        "# a comment line\n"
+        "\n"
+        "0.5   Z0Z2      # compact, trailing comment\n"
+        "-0.25 XIY       \n"
+        "1e-1*y1\n"
+        "2.0\n"
+        "0.5 III\n"
+    )
+    obs = make_cost(str(path), 3)
+    assert obs.name == "mixed"
+    assert terms_of(obs) == [(0.5, ((0, "Z"), (2, "Z"))), (-0.25, ((0, "X"), (2, "Y"))), (0.1, ((1, "Y"),))]
+    assert obs.constant == 2.5
+    assert make_cost(f"file:{path}", 3).terms == obs.terms
+
+
+@pytest.mark.parametrize(
+    "content, line, fragment",
+    [
+        ("-1.0 Z0Z1\nabc Z0\n", 2, "coefficient 'abc' in 'abc Z0' is not a number"),
+        ("nan Z0\n", 1, "coefficient 'nan' in 'nan Z0' must be a finite number"),
+        ("-inf Z0\n", 1, "coefficient '-inf' in '-inf Z0' must be a finite number"),
+        ("1.0 Z0\n# c\n0.5 Z3\n", 3, "'Z3' acts on wire 3 but the circuit has 3 qubits (wires 0..2)"),
+        ("1.0 ZZ\n", 1, "dense Pauli word 'ZZ' has 2 letters but the circuit has 3 qubits"),
+        ("1.0 Q0\n", 1, "cannot read Pauli string 'Q0'; allowed: compact 'Z0Z1' / 'X2' or a dense word of 3 letters"),
+        ("1.0 Z0Z0\n", 1, "Pauli string 'Z0Z0' repeats a wire"),
+        ("1.0 Z0 X1\n", 1, "cannot read '1.0 Z0 X1'; allowed: 'COEFF PAULIS'"),
+    ],
+)
+def test_bad_hamiltonian_files_name_key_file_line_and_text(tmp_path, content, line, fragment):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    with pytest.raises(ValueError) as info:
+        make_cost(str(path), 3, key="study.cost")
+    message = str(info.value)
+    assert message.startswith(f"study.cost: {path}, line {line}")
+    assert fragment in message
+
+
+def test_empty_and_missing_hamiltonian_files(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# only a comment\n\n")
+    with pytest.raises(ValueError, match=r"^study\.cost: Hamiltonian file '.*empty\.txt' has no terms"):
+        make_cost(str(empty), 3, key="study.cost")
+    with pytest.raises(ValueError, match=r"^cost: Hamiltonian file '.*nope\.txt' cannot be read: No such file"):
+        make_cost(str(tmp_path / "nope.txt"), 3)
+    with pytest.raises(ValueError, match=r"^cost: Hamiltonian file '.*nope' cannot be read"):
+        make_cost(f"file:{tmp_path / 'nope'}", 3)
+    with pytest.raises(ValueError, match=r"^cost: empty Hamiltonian file name"):
+        make_cost("file:", 3)
+
+
+@pytest.mark.parametrize(
+    "spec, n, fragment",
+    [
+        ("tfim:h=1", 4, "cannot read option 'h=1' of 'tfim'; allowed options: g=<number>"),
+        ("tfim:g=abc", 4, "option g must be a finite number, got 'abc'"),
+        ("tfim:g=nan", 4, "option g must be a finite number, got 'nan'"),
+        ("tfim:", 4, "cannot read option '' of 'tfim'"),
+        ("xxz:g=1", 4, "allowed options: delta=<number>"),
+        ("heisenberg:delta=0.5", 4, "allowed options: none (use 'xxz:delta=…' for an anisotropic chain)"),
+        ("tfim", 1, "'tfim' is a chain and needs at least 2 qubits, got 1"),
+        ("tfimm", 4, "'tfim', 'tfim:g=0.5', 'heisenberg', 'xxz:delta=0.5', or a Hamiltonian file"),
+    ],
+)
+def test_bad_model_specs_name_key_and_allowed(spec, n, fragment):
+    with pytest.raises(ValueError) as info:
+        make_cost(spec, n, key="study.cost")
+    assert str(info.value).startswith("study.cost:")
+    assert fragment in str(info.value)

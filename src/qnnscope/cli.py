@@ -28,7 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("gradients", help="sample gradients of one sweep point into a Parquet shard")
-    g.add_argument("--ansatz", required=True, help="mcclean | alternating | rx_product | hea")
+    which = g.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ansatz", help="a built-in ansatz or family: mcclean | alternating | rx_product | hea | "
+                                        "qcnn | ttn | hva_tfim | hva_xxz | qaoa_ring | matchgate | equivariant")
+    which.add_argument("--circuit", help="a user circuit: module:function or file.py:function called as "
+                                         "function(n_qubits, depth), or an OpenQASM 3 file or pattern like "
+                                         "circuits/mine_{n}_{depth}.qasm")
     g.add_argument("--qubits", type=int, required=True, help="number of qubits n")
     g.add_argument("--depth", type=int, required=True, help="number of layers L")
     g.add_argument("--cost", default="global", help="global | local | zz | Pauli string (Z0Z1) | weighted sum")
@@ -114,8 +119,17 @@ def _gradients(args: argparse.Namespace) -> None:
     from qnnscope.gradients.point import GradientPoint
     from qnnscope.gradients.shards import write_shard
 
+    options = {}
+    if args.circuit:
+        from qnnscope.circuits.importers import source_hash, spec_name
+
+        try:
+            options = {"circuit": args.circuit, "source": source_hash(args.circuit, args.qubits, args.depth)}
+        except ValueError as exc:
+            raise ValueError(f"--circuit: {exc}") from None
     point = GradientPoint(
-        ansatz=args.ansatz,
+        ansatz=args.ansatz or spec_name(args.circuit),
+        options=options,
         n_qubits=args.qubits,
         depth=args.depth,
         cost=args.cost,

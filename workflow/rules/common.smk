@@ -17,7 +17,8 @@ from itertools import product
 
 from qnnscope.gradients.evaluate import validate as validate_point
 from qnnscope.gradients.vqc import MEMORY_ENV, peak_memory
-from qnnscope.gradients.point import GradientPoint
+from qnnscope.circuits.importers import source_hash, spec_name
+from qnnscope.gradients.point import GradientPoint, cost_label
 from qnnscope.io import parquet_intact, set_aside
 
 SHARD = (
@@ -34,6 +35,17 @@ wildcard_constraints:
     sweep=r"[A-Za-z0-9_-]+",
 
 
+def with_circuit(block: dict, where: str) -> None:
+    """A block names a built-in ``ansatz`` or a user ``circuit`` (then ``ansatz``, if given, is
+    the name its rows carry; by default the builder's function or the QASM file's stem)."""
+    if block.get("circuit"):
+        if block.get("model", "vqc") != "vqc":
+            raise ValueError(f"{where}circuit: a user circuit is a vqc model, got model {block['model']!r}")
+        block.setdefault("ansatz", spec_name(block["circuit"]))
+    elif "ansatz" not in block:
+        raise ValueError(f"{where}ansatz: give a built-in ansatz or a user circuit under 'circuit'")
+
+
 def depth_of(spec, n: int) -> int:
     """A depth entry: an integer, 'Kn' meaning K times the qubit count, or 'log' (⌈log2 n⌉ ≥ 1)."""
     if spec == "log":
@@ -46,6 +58,7 @@ def _sweeps() -> dict:
     for i, block in enumerate(config["gradients"]):
         if block["name"] in blocks:
             raise ValueError(f"gradients[{i}].name: {block['name']!r} is used by two sweeps; names must be unique")
+        with_circuit(block, f"gradients[{i}].")
         blocks[block["name"]] = (i, block)
     return blocks
 
@@ -57,15 +70,19 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
              noise: str = "none", shots: int = 0) -> GradientPoint:
     """The package's description of one sweep point of ``block``."""
     dqnn = block["model"] == "dqnn"
+    options = {}
+    if dqnn:
+        options = {"widths": "-".join([str(depth_of(block["width"], n))] * (depth + 1)), "data": block["data"],
+                   "pairs": block["pairs"]}
+    elif block.get("circuit"):
+        options = {"circuit": block["circuit"], "source": source_hash(block["circuit"], n, depth)}
     return GradientPoint(
         ansatz=block["ansatz"], n_qubits=n, depth=depth, cost=cost, init=init,
         sigma=block["sigma"] if init == "normal" else None,
         identity_block=block["identity_block"] if init == "identity_block" else 0,
         backend=backend, dtype=dtype, params=block["params"], model=block["model"],
         method=block["method"] if backend == "torch" else "auto",
-        noise=noise, shots=shots,
-        options={"widths": "-".join([str(depth_of(block["width"], n))] * (depth + 1)), "data": block["data"],
-                 "pairs": block["pairs"]} if dqnn else {},
+        noise=noise, shots=shots, options=options,
     )
 
 
@@ -87,10 +104,11 @@ def _shard_jobs() -> tuple[dict, set]:
                     block["depths"], block["costs"], block["inits"], block["backends"], block["dtypes"],
                     block["noise"], block["shots"]):
                 point = point_of(block, n, depth_of(d, n), cost, init, backend, dtype, noise, shots)
-                validate_point(point, block["samples"], prefix=f"gradients[{i}].")
+                if workflow.is_main_process:  # a job's own process checks its point when it runs
+                    validate_point(point, block["samples"], prefix=f"gradients[{i}].")
                 points.append((str(d), point))
             for chunk, (rule, point) in product(range(n_chunks), points):
-                path = SHARD.format(sweep=name, ansatz=point.label, n=n, depth=point.depth, cost=point.cost,
+                path = SHARD.format(sweep=name, ansatz=point.label, n=n, depth=point.depth, cost=point.cost_label,
                                     init=point.init, backend=point.backend, dtype=point.dtype, noise=point.noise,
                                     shots=point.shots, params=point.params, chunk=chunk)
                 samples = min(block["chunk"], block["samples"] - chunk * block["chunk"])

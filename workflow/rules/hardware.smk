@@ -54,7 +54,7 @@ def _hardware_points() -> dict:
             point = point_of(full, n, depth_of(d, n), cost, init, "torch", "complex128")
             validate_point(point, block["samples"], prefix=where)
             path = HW_POINT.format(name=block["name"], backend=HARDWARE["backend"], ansatz=point.ansatz, n=n,
-                                   depth=point.depth, cost=cost, init=init, params=point.params,
+                                   depth=point.depth, cost=point.cost_label, init=init, params=point.params,
                                    samples=block["samples"], shots=n_shots)
             size = _n_circuits(point, block["samples"])
             jobs += _ibm.plan_jobs(size, HARDWARE["pubs_per_job"])

@@ -28,6 +28,7 @@ def _landscape_scans() -> tuple[dict, dict]:
         if block["name"] in names:
             raise ValueError(f"{where}name: {block['name']!r} is used by two landscape blocks; names must be unique")
         names.add(block["name"])
+        with_circuit(block, where)
         full = {**block, "params": "first", "method": "auto"}
         if "pca" in block["directions"] and "trained" not in block["centres"]:
             raise ValueError(f"{where}directions: 'pca' scans are centred at the end of training; add 'trained' to "
@@ -52,13 +53,14 @@ def _landscape_scans() -> tuple[dict, dict]:
                     init = "identity_block" if centre == "identity" and block["model"] == "vqc" else block["init"]
                     point = point_of(full, n, depth_of(d, n), cost, init, "torch", block["dtype"])
                     try:
-                        validate_point(point, 2, prefix=where)
+                        if workflow.is_main_process:  # a job's own process checks its point when it runs
+                            validate_point(point, 2, prefix=where)
                     except ValueError as exc:
                         raise ValueError(str(exc).replace(f"{where}inits", f"{where}init")) from None
                 spec = ScanSpec(point, centre, direction, dims, block["resolution"], block["extent"],
                                 block["normalisation"], block["plateau_threshold"], block["hessian_max_qubits"])
                 check_spec(spec, where)
-                base = LANDSCAPE_POINT.format(name=block["name"], label=point.label, n=n, depth=point.depth, cost=cost,
+                base = LANDSCAPE_POINT.format(name=block["name"], label=point.label, n=n, depth=point.depth, cost=cost_label(cost),
                                               init=point.init, dtype=point.dtype)
                 train = f"{base}/train.parquet" if spec.needs_training else None
                 if hybrid:  # the qgradcam training run records the path; the model holds BatchNorm statistics

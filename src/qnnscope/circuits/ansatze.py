@@ -11,6 +11,7 @@ import math
 from typing import Callable
 
 from qnnscope.circuits.description import Circuit, Op, assemble
+from qnnscope.circuits.families import FAMILIES
 
 
 def _cz_ladder(n: int) -> list[Op]:
@@ -60,8 +61,10 @@ ANSATZE: dict[str, Callable[..., Circuit]] = {
     "alternating": alternating,
     "rx_product": rx_product,
     "hea": hea,
+    **FAMILIES,
 }
-"""Registry of ansatz builders by name; the command line and the workflow look names up here."""
+"""Registry of ansatz builders by name (the layered ansätze here and the literature's families of
+:mod:`qnnscope.circuits.families`); the command line and the workflow look names up here."""
 
 
 def build(name: str, n_qubits: int, depth: int, identity_block: int = 0) -> Circuit:
@@ -73,3 +76,21 @@ def build(name: str, n_qubits: int, depth: int, identity_block: int = 0) -> Circ
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
     return ANSATZE[name](n_qubits, depth, identity_block)
+
+
+def same_as_builtin(circuit: Circuit, depth: int) -> str:
+    """The name of the built-in ansatz or family whose circuit at this size and depth has
+    ``circuit``'s structure (gates, wires, slots, angles; names aside), else
+    ``structure:<hash>``: what seeds a user circuit's draws, so that a user's copy of a built-in
+    reproduces its results bit for bit."""
+    from qnnscope.circuits.importers import structure_hash
+
+    identity = structure_hash(circuit)
+    for name, builder in ANSATZE.items():
+        try:
+            candidate = builder(circuit.n_qubits, depth)
+        except ValueError:
+            continue
+        if len(candidate.ops) == len(circuit.ops) and structure_hash(candidate) == identity:
+            return name
+    return f"structure:{identity}"

@@ -2,7 +2,8 @@
 as a shard frame.
 
 A shard has one row per (sample, parameter): the sweep-point columns, ``chunk``, ``sample``,
-``param_index`` / ``param_layer`` / ``param_wire`` (which parameter the gradient belongs to),
+``param_index`` / ``param_layer`` / ``param_wire`` / ``param_name`` (which parameter the gradient
+belongs to; the name is the user circuit's, ``theta[k]`` for slot k of a built-in),
 ``grad`` (∂C/∂θ[param_index]), ``cost`` (C at the sample; the cost's name is
 ``cost_function``) and the provenance columns of :func:`qnnscope.io.provenance`.  Schemas are
 documented in ``docs/schemas.md``.
@@ -59,6 +60,7 @@ def shard_frame(point: GradientPoint, chunk: int, samples: int, result: Evaluati
             "param_index": np.tile(np.asarray(params, dtype=np.int64), samples),
             "param_layer": np.tile(np.asarray(result.layers, dtype=np.int64), samples),
             "param_wire": np.tile(np.asarray(result.wires, dtype=np.int64), samples),
+            "param_name": np.tile(np.asarray(result.names or [f"theta[{p}]" for p in params], dtype=object), samples),
             "grad": np.asarray(result.grads).reshape(-1),
             "cost": np.repeat(result.costs, len(params)),
         }

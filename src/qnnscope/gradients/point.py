@@ -12,12 +12,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 MODEL_OPTIONS: dict[str, dict[str, Any]] = {
-    "vqc": {},
+    "vqc": {"circuit": "", "source": ""},
     "dqnn": {"widths": "", "data": "", "pairs": 0},
 }
 """Model → its options and their defaults (the defaults are also the column values of other
-models' rows): a DQNN's ``widths`` (qubits per layer, ``4-4-4``), ``data`` (training pairs,
-:data:`qnnscope.models.training.TASKS`) and ``pairs`` (how many the cost averages over)."""
+models' rows): a VQC's ``circuit`` (a user circuit: a builder ``module:function`` or
+``file.py:function``, or an OpenQASM 3 file or pattern; '' for a built-in ansatz) and ``source``
+(the content hash of the files that circuit was read from at this size, so results of two
+versions of a file never mix); a DQNN's ``widths`` (qubits per layer, ``4-4-4``), ``data``
+(training pairs, :data:`qnnscope.models.training.TASKS`) and ``pairs`` (how many the cost
+averages over)."""
 OPTION_DEFAULTS = {name: value for options in MODEL_OPTIONS.values() for name, value in options.items()}
 """Every model option and its default (one default per option name across models)."""
 OPTION_COLUMNS = tuple(OPTION_DEFAULTS)
@@ -30,9 +34,10 @@ POINT_COLUMNS = (
 on other models' rows: ``widths``, ``data`` and ``pairs`` are '', '' and 0 for VQCs; ``noise``
 is a noise spec, ``none`` for exact simulation, and ``shots`` the shots per circuit, 0 for
 exact expectation values)."""
-SIZE_COLUMNS = ("n_qubits", "depth", "widths")
+SIZE_COLUMNS = ("n_qubits", "depth", "widths", "source")
 """Point columns that change along a sweep's size axes (a DQNN's widths follow from n and the
-depth); scaling fits and figure lines group by the other columns."""
+depth, a user circuit's source file may be one per size); scaling fits and figure lines group by
+the other columns."""
 GROUP_COLUMNS = ("sweep", "depth_rule") + POINT_COLUMNS
 """Grouping keys of tables: the workflow's shards also carry their sweep's name and the depth as
 the config wrote it (``20n`` or ``5``), so fits follow a depth rule across qubit counts."""
@@ -42,7 +47,8 @@ the config wrote it (``20n`` or ``5``), so fits follow a depth rule across qubit
 class GradientPoint:
     """One sweep point of a gradient study (see ``config/README.md`` for each field).
 
-    ``model='vqc'``: ``ansatz`` names a circuit and ``depth`` its layers.  ``model='dqnn'``: a
+    ``model='vqc'``: ``ansatz`` names a circuit (a built-in ansatz or family, or the name of the
+    user circuit in option ``circuit``) and ``depth`` its layers.  ``model='dqnn'``: a
     dissipative QNN (:mod:`qnnscope.models.dqnn`) whose ``ansatz`` names the perceptrons
     (``general``, ``deepD``, ``localM``) and ``depth`` the number of layers; ``n_qubits`` is the
     sweep's qubit count and ``options`` (a mapping, stored as sorted pairs) the model's own
@@ -95,18 +101,48 @@ class GradientPoint:
         """The point's architecture in one path component: the ansatz, and for a DQNN also its
         widths, data and pairs (``local1_w4-4_zero1``)."""
         if self.model == "vqc":
-            return self.ansatz
+            return f"{self.ansatz}@{self.option('source')}" if self.option("circuit") else self.ansatz
         return f"{self.ansatz}_w{self.option('widths')}_{self.option('data')}{self.option('pairs')}"
+
+    @property
+    def cost_label(self) -> str:
+        """The cost in one path component: its spec, or for a Hamiltonian file its stem and the
+        hash of its content (``tfim4@1a2b3c4d``), so an edited file gets new points."""
+        return cost_label(self.cost)
 
     def seed_key(self) -> dict:
         """What the random draw depends on: the circuit and the distribution, not the cost or the
-        backend, so different costs and backends of one study see the same parameter draws."""
+        backend, so different costs and backends of one study see the same parameter draws.  A
+        user circuit is known by its structure: one equal to a built-in ansatz's draws what that
+        ansatz draws (bit for bit), any other by its structure's hash."""
         sigma = None if self.sigma is None else float(self.sigma)
         if self.model == "dqnn":
             return {"model": "dqnn", "ansatz": self.ansatz, "widths": self.option("widths"), "init": self.init,
                     "sigma": sigma}
-        return {"model": "vqc", "ansatz": self.ansatz, "n_qubits": int(self.n_qubits), "depth": int(self.depth),
+        ansatz = self.ansatz
+        if self.option("circuit"):
+            from qnnscope.circuits.ansatze import same_as_builtin
+            from qnnscope.circuits.importers import load
+
+            ansatz = same_as_builtin(load(self.option("circuit"), int(self.n_qubits), int(self.depth)), int(self.depth))
+        return {"model": "vqc", "ansatz": ansatz, "n_qubits": int(self.n_qubits), "depth": int(self.depth),
                 "init": self.init, "sigma": sigma, "identity_block": int(self.identity_block)}
+
+
+def cost_label(cost: str) -> str:
+    """See :attr:`GradientPoint.cost_label`."""
+    import hashlib
+    from pathlib import Path
+
+    text = cost.strip()
+    path = text[len("file:"):].strip() if text.lower().startswith("file:") else text
+    if not (text.lower().startswith("file:") or text.lower().endswith((".txt", ".ham"))):
+        return text
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:8]
+    except OSError:
+        digest = "missing"  # validation names the missing file
+    return f"{Path(path).stem}@{digest}"
 
 
 def resolve_params(spec: str, n_params: int, key: str = "params") -> list[int]:
@@ -132,7 +168,8 @@ def resolve_params(spec: str, n_params: int, key: str = "params") -> list[int]:
 
 class Evaluation(NamedTuple):
     """What a model's evaluator returns for one chunk: costs (S,), gradients (S, len(params)) of
-    the slots ``params``, each slot's layer and wire, the chunk's seed and the wall time."""
+    the slots ``params``, each slot's layer and wire, the chunk's seed, the wall time and each
+    slot's name (the user circuit's parameter names; ``theta[k]`` where it has none)."""
 
     costs: Any
     grads: Any
@@ -141,3 +178,4 @@ class Evaluation(NamedTuple):
     wires: list[int]
     seed: int
     wall_time_s: float
+    names: Any = None

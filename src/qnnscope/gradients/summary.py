@@ -27,8 +27,10 @@ def summarize(shards: pd.DataFrame, n_boot: int = 2000, ci: float = 0.95) -> pd.
     for key, group in shards.groupby(keys, sort=True, dropna=False):
         g = stats.summarize(group["grad"].to_numpy(), n_boot=n_boot, ci=ci, seed=sampling.stable_seed(list(map(str, key))))
         cost = group["cost"].to_numpy()
+        named = {"param_name": group["param_name"].iloc[0]} if "param_name" in group else {}
         rows.append(
             dict(zip(keys, key))
+            | named
             | {
                 "n_samples": g["n"],
                 "grad_mean": g["mean"],

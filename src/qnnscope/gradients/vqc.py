@@ -33,9 +33,11 @@ def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observab
     from qnnscope.backends import available
     from qnnscope.backends.torch_backend import METHODS
 
-    if point.ansatz not in ANSATZE:
-        raise ValueError(f"{key('ansatz')}: unknown ansatz {point.ansatz!r}; allowed: {', '.join(sorted(ANSATZE))}")
-    minimum = 2 if point.ansatz == "alternating" else 1
+    spec = point.option("circuit")
+    if not spec and point.ansatz not in ANSATZE:
+        raise ValueError(f"{key('ansatz')}: unknown ansatz {point.ansatz!r}; allowed: {', '.join(sorted(ANSATZE))}"
+                         " (or a user circuit under 'circuit')")
+    minimum = 2 if point.ansatz == "alternating" and not spec else 1
     if int(point.n_qubits) < minimum:
         raise ValueError(f"{key('qubits')}: {point.ansatz} needs at least {minimum} qubits, got {point.n_qubits}")
     if int(point.depth) < 1:
@@ -54,16 +56,35 @@ def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observab
             f"{key('identity-block')}: init 'identity_block' and identity_block > 0 go together, "
             f"got init={point.init!r}, identity_block={point.identity_block}"
         )
-    try:
-        circuit = _circuit(point.ansatz, int(point.n_qubits), int(point.depth), int(point.identity_block))
-    except ValueError as exc:
-        raise ValueError(f"{key('depth')}: {exc}") from None
+    if spec:
+        circuit = _user_circuit(point, key)
+    else:
+        try:
+            circuit = _circuit(point.ansatz, int(point.n_qubits), int(point.depth), int(point.identity_block))
+        except ValueError as exc:
+            raise ValueError(f"{key('depth')}: {exc}") from None
     observable = make_cost(point.cost, circuit.n_qubits, key=key("cost"))
     params = resolve_params(point.params, circuit.n_params, key=key("params"))
     if point.init == "normal" and not (point.sigma and point.sigma > 0):
         raise ValueError(f"{key('sigma')}: init 'normal' needs sigma > 0, got {point.sigma}")
     _check_memory(point, samples, key)
     return circuit, observable, params
+
+
+def _user_circuit(point: GradientPoint, key) -> Circuit:
+    """The user circuit of ``point`` (option ``circuit``), read once per structure; refuses a
+    point whose source files changed since the point was planned (its ``source`` hash)."""
+    from qnnscope.circuits.importers import load, source_hash
+
+    spec, n, depth = point.option("circuit"), int(point.n_qubits), int(point.depth)
+    if point.init == "identity_block":
+        raise ValueError(f"{key('inits')}: identity_block initialisation needs a built-in ansatz, not a user circuit")
+    recorded = point.option("source")
+    current = source_hash(spec, n, depth)
+    if recorded and recorded != current:
+        raise ValueError(f"{key('circuit')}: {spec!r} changed since this point was planned (source {recorded}, "
+                         f"now {current}); re-run the workflow so that the new version gets its own points")
+    return load(spec, n, depth, key=key("circuit"))
 
 
 def block_size(point: GradientPoint, samples: int) -> int:
@@ -204,4 +225,6 @@ def evaluate(point: GradientPoint, checked: tuple, samples: int, seed: int, prog
     wall = time.perf_counter() - start
     log.info("%s: %d samples x %d params in %.2f s", point, samples, len(params), wall)
     wires = [circuit.ops[circuit.param_gates(p)[0]].wires[0] for p in params]
-    return Evaluation(costs, grads, params, [circuit.param_layer[p] for p in params], wires, seed, wall)
+    layers = [circuit.param_layer[p] if circuit.param_layer else -1 for p in params]
+    names = [circuit.param_names[p] if circuit.param_names else f"theta[{p}]" for p in params]
+    return Evaluation(costs, grads, params, layers, wires, seed, wall, names)
