@@ -67,15 +67,18 @@ SWEEPS = _sweeps()
 
 
 def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str, dtype: str,
-             noise: str = "none", shots: int = 0) -> GradientPoint:
-    """The package's description of one sweep point of ``block``."""
+             noise: str = "none", shots: int = 0, where: str = "") -> GradientPoint:
+    """The package's description of one sweep point of ``block`` (``where``: its config key)."""
     dqnn = block["model"] == "dqnn"
     options = {}
     if dqnn:
         options = {"widths": "-".join([str(depth_of(block["width"], n))] * (depth + 1)), "data": block["data"],
                    "pairs": block["pairs"]}
     elif block.get("circuit"):
-        options = {"circuit": block["circuit"], "source": source_hash(block["circuit"], n, depth)}
+        try:
+            options = {"circuit": block["circuit"], "source": source_hash(block["circuit"], n, depth)}
+        except ValueError as exc:
+            raise ValueError(f"{where}circuit: {exc}") from None
     return GradientPoint(
         ansatz=block["ansatz"], n_qubits=n, depth=depth, cost=cost, init=init,
         sigma=block["sigma"] if init == "normal" else None,
@@ -103,7 +106,7 @@ def _shard_jobs() -> tuple[dict, set]:
             for d, cost, init, backend, dtype, noise, shots in product(
                     block["depths"], block["costs"], block["inits"], block["backends"], block["dtypes"],
                     block["noise"], block["shots"]):
-                point = point_of(block, n, depth_of(d, n), cost, init, backend, dtype, noise, shots)
+                point = point_of(block, n, depth_of(d, n), cost, init, backend, dtype, noise, shots, f"gradients[{i}].")
                 if workflow.is_main_process:  # a job's own process checks its point when it runs
                     validate_point(point, block["samples"], prefix=f"gradients[{i}].")
                 points.append((str(d), point))

@@ -51,7 +51,7 @@ def _landscape_scans() -> tuple[dict, dict]:
                     point = _hybrid_point(block, n, d, where)
                 else:
                     init = "identity_block" if centre == "identity" and block["model"] == "vqc" else block["init"]
-                    point = point_of(full, n, depth_of(d, n), cost, init, "torch", block["dtype"])
+                    point = point_of(full, n, depth_of(d, n), cost, init, "torch", block["dtype"], where=where)
                     try:
                         if workflow.is_main_process:  # a job's own process checks its point when it runs
                             validate_point(point, 2, prefix=where)
