@@ -12,7 +12,8 @@ import pytest
 from qnnscope.backends.pennylane_backend import PennyLaneBackend
 from qnnscope.backends.qiskit_backend import AerBackend
 from qnnscope.backends.torch_backend import TorchBackend
-from qnnscope.circuits import ANSATZE, Circuit, Op, build
+from qnnscope.circuits import Circuit, Op, build
+from qnnscope.circuits.ansatze import LAYERED
 from qnnscope.costs import Observable, make_cost
 
 ATOL = 1e-10
@@ -132,12 +133,12 @@ def _cases() -> list[tuple[str, int, int, int, str]]:
     plus identity-block initialisation."""
     cases = [
         (name, n, 1 + n % 3, 0, cost)
-        for name in ANSATZE
+        for name in LAYERED
         for n in range(1, 7)
         for cost, needs in COSTS.items()
         if n >= needs
     ]
-    cases += [(name, 3, 2, 1, "Z0Z1") for name in ANSATZE]
+    cases += [(name, 3, 2, 1, "Z0Z1") for name in LAYERED]
     return cases
 
 

@@ -56,6 +56,8 @@ def hea(n_qubits: int, depth: int, identity_block: int = 0) -> Circuit:
     return assemble(n_qubits, [layer] * depth, (), "hea", identity_block)
 
 
+LAYERED = ("mcclean", "alternating", "rx_product", "hea")
+"""The layered ansätze of this module: any n ≥ 1 (alternating: n ≥ 2), any depth, identity blocks."""
 ANSATZE: dict[str, Callable[..., Circuit]] = {
     "mcclean": mcclean,
     "alternating": alternating,

@@ -253,7 +253,7 @@ def assemble(
     ops: list[Op] = list(preamble)
     param_layer: list[int] = []
     ties: list[tuple[int, int]] = []
-    n_params = sum(1 for op in ops if op.param is not None)
+    n_params = len({op.param for op in ops if op.param is not None})
     param_layer.extend([-1] * n_params)
     n_choices = 0
     block: list[list[Op]] = []  # globally-numbered ops of the current block's first half
@@ -262,12 +262,15 @@ def assemble(
         if in_mirror:
             source = block.pop()
             new_ops = []
+            mirrored: dict[int, int] = {}  # original slot -> its mirror's slot (shared slots stay shared)
             for op in reversed(source):
                 if op.param is not None:
-                    new_ops.append(op.dagger(param=n_params))
-                    ties.append((n_params, op.param))
-                    param_layer.append(depth_index)
-                    n_params += 1
+                    if op.param not in mirrored:
+                        mirrored[op.param] = n_params
+                        ties.append((n_params, op.param))
+                        param_layer.append(depth_index)
+                        n_params += 1
+                    new_ops.append(op.dagger(param=mirrored[op.param]))
                 else:
                     new_ops.append(op.dagger())
             ops.extend(new_ops)
@@ -277,13 +280,8 @@ def assemble(
         pmap = {p: n_params + i for i, p in enumerate(sorted(local_p))}
         cmap = {c: n_choices + i for i, c in enumerate(sorted(local_c))}
         numbered = [
-            Op(
-                op.gate,
-                op.wires,
-                param=None if op.param is None else pmap[op.param],
-                angle=op.angle,
-                choice=None if op.choice is None else cmap[op.choice],
-            )
+            replace(op, param=None if op.param is None else pmap[op.param],
+                    choice=None if op.choice is None else cmap[op.choice])
             for op in layer
         ]
         n_params += len(pmap)
