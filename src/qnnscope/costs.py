@@ -55,15 +55,16 @@ class Observable:
         return all(letter == "Z" for _, string in self.terms for _, letter in string)
 
 
-def _parse_string(text: str, n_qubits: int, key: str, spec: str) -> tuple[tuple[int, str], ...]:
+def _parse_string(text: str, n_qubits: int, where: str) -> tuple[tuple[int, str], ...]:
+    """A compact Pauli string (``Z0Z1``) as sorted (wire, letter) pairs; ``where`` starts errors."""
     pairs = [(int(w), letter) for letter, w in _LETTER.findall(text)]
     wires = [w for w, _ in pairs]
     if len(set(wires)) != len(wires):
-        raise ValueError(f"{key}: Pauli string {text!r} in {spec!r} repeats a wire")
+        raise ValueError(f"{where}: Pauli string {text!r} repeats a wire")
     for w in wires:
         if w >= n_qubits:
             raise ValueError(
-                f"{key}: term {text!r} of {spec!r} acts on wire {w} but the circuit has {n_qubits} qubits "
+                f"{where}: {text!r} acts on wire {w} but the circuit has {n_qubits} qubits "
                 f"(wires 0..{n_qubits - 1})"
             )
     return tuple(sorted(pairs))
@@ -100,7 +101,7 @@ def make_cost(spec: str, n_qubits: int, key: str = "cost") -> Observable:
                 "'heisenberg', 'xxz:delta=0.5', or a Hamiltonian file 'file:PATH' (or PATH ending .txt/.ham)"
             )
         coeff = float(m.group(2)) if m.group(2) else 1.0
-        terms.append((-coeff if m.group(1) == "-" else coeff, _parse_string(m.group(3), n_qubits, key, spec)))
+        terms.append((-coeff if m.group(1) == "-" else coeff, _parse_string(m.group(3), n_qubits, f"{key}: in {spec!r}")))
         pos = m.end()
     return Observable(n_qubits, tuple(terms), name=spec.strip())
 
@@ -168,17 +169,7 @@ def _file_term(
     """One line's Pauli string (empty for an all-I dense word)."""
     upper = word.upper()
     if _COMPACT.fullmatch(upper):
-        pairs = [(int(w), letter) for letter, w in _LETTER.findall(upper)]
-        wires = [w for w, _ in pairs]
-        if len(set(wires)) != len(wires):
-            raise ValueError(f"{where}: Pauli string {word!r} repeats a wire")
-        for w in wires:
-            if w >= n_qubits:
-                raise ValueError(
-                    f"{where}: {word!r} acts on wire {w} but the circuit has {n_qubits} qubits "
-                    f"(wires 0..{n_qubits - 1})"
-                )
-        return tuple(sorted(pairs))
+        return _parse_string(upper, n_qubits, where)
     if _DENSE.fullmatch(upper):
         if len(upper) != n_qubits:
             raise ValueError(

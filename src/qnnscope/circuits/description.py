@@ -237,8 +237,8 @@ def assemble(
 ) -> Circuit:
     """Build a :class:`Circuit` from a preamble and layers whose ops use *local* slot numbers.
 
-    Each layer's trainable slots are numbered from 0 within the layer and renumbered globally
-    here; the same holds for choice slots.  With ``identity_block = k > 0`` (Grant et al. 2019)
+    Each layer's trainable slots are renumbered globally here in order of first use (a slot may
+    drive several gates); the same holds for choice slots.  With ``identity_block = k > 0`` (Grant et al. 2019)
     the layers are grouped into blocks of ``2k``: the first ``k`` are kept and the next ``k`` are
     replaced by the adjoint of the first ``k`` (reverse order, inverse gates, own trainable slots
     tied to −θ of their originals, same Pauli choices), so every block starts as the identity.
@@ -275,10 +275,10 @@ def assemble(
                     new_ops.append(op.dagger())
             ops.extend(new_ops)
             continue
-        local_p = {op.param for op in layer if op.param is not None}
-        local_c = {op.choice for op in layer if op.choice is not None}
-        pmap = {p: n_params + i for i, p in enumerate(sorted(local_p))}
-        cmap = {c: n_choices + i for i, c in enumerate(sorted(local_c))}
+        local_p = dict.fromkeys(op.param for op in layer if op.param is not None)  # in order of first use
+        local_c = dict.fromkeys(op.choice for op in layer if op.choice is not None)
+        pmap = {p: n_params + i for i, p in enumerate(local_p)}
+        cmap = {c: n_choices + i for i, c in enumerate(local_c)}
         numbered = [
             replace(op, param=None if op.param is None else pmap[op.param],
                     choice=None if op.choice is None else cmap[op.choice])

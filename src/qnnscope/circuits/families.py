@@ -39,7 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from qnnscope.circuits.description import Circuit, Op
+from qnnscope.circuits.description import Circuit, Op, assemble
 
 # --- assembly ---------------------------------------------------------------------------------
 
@@ -51,54 +51,17 @@ def _build(
     preamble: Iterable[Op] = (),
     identity_block: int = 0,
 ) -> Circuit:
-    """A :class:`Circuit` from parameter-free ``preamble`` ops and ``layers`` with *local* slots.
-
-    Each layer's slots are renumbered globally in order of first use; every field of an op
-    (scale, offset, Pauli word, matrix) is kept.  ``identity_block = k`` mirrors as described in
-    the module docstring.
-    """
+    """:func:`~.description.assemble` with a parameter-free ``preamble``, errors named after the
+    family (``identity_block = k`` mirrors as described in the module docstring)."""
     pre = list(preamble)
     if any(op.param is not None for op in pre):
         raise ValueError(f"{name}: preamble ops must be parameter-free")
     if identity_block < 0:
         raise ValueError(f"{name}: identity_block must be >= 0, got {identity_block}")
-    if identity_block and len(layers) % (2 * identity_block):
-        raise ValueError(
-            f"{name}: identity_block={identity_block} needs a depth divisible by {2 * identity_block}, "
-            f"got depth {len(layers)}"
-        )
-    ops = pre
-    n_params = 0
-    param_layer: list[int] = []
-    ties: list[tuple[int, int]] = []
-    block: list[list[Op]] = []
-    for index, layer in enumerate(layers):
-        mirror = identity_block and (index // identity_block) % 2 == 1
-        numbered: list[Op] = []
-        slots: dict[int, int] = {}
-        source = list(reversed(block.pop())) if mirror else list(layer)
-        for op in source:
-            if op.param is not None and op.param not in slots:
-                slots[op.param] = n_params
-                param_layer.append(index)
-                if mirror:
-                    ties.append((n_params, op.param))
-                n_params += 1
-            if mirror:
-                numbered.append(op.dagger(param=slots.get(op.param)) if op.param is not None else op.dagger())
-            else:
-                numbered.append(replace(op, param=slots[op.param]) if op.param is not None else op)
-        if identity_block and not mirror:
-            block.append(numbered)
-        ops.extend(numbered)
-    return Circuit(
-        n_qubits=n_qubits,
-        ops=tuple(ops),
-        n_params=n_params,
-        name=name,
-        ties=tuple(ties),
-        param_layer=tuple(param_layer),
-    )
+    try:
+        return assemble(n_qubits, layers, pre, name, identity_block)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _check(name: str, n_qubits: int, depth: int, min_qubits: int = 1) -> None:
