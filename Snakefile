@@ -35,6 +35,7 @@ include: "workflow/rules/dqnn.smk"
 include: "workflow/rules/qgradcam.smk"
 include: "workflow/rules/landscapes.smk"
 include: "workflow/rules/hardware.smk"
+include: "workflow/rules/diagnostics.smk"
 
 
 # Aggregation, figures and HTML tables take seconds: on a cluster they run where snakemake runs.
@@ -48,4 +49,5 @@ rule all:
         landscape_targets(),
         qgradcam_targets(),
         hardware_targets(),
+        diagnostics_targets(),
     default_target: True

@@ -132,7 +132,7 @@ def test_backends_agree_on_costs_and_all_gradients(backends, case, cost):
 
 def test_registry_names_and_signature():
     assert sorted(FAMILIES) == sorted(
-        ["qcnn", "ttn", "hva_tfim", "hva_xxz", "qaoa_ring", "matchgate", "equivariant"]
+        ["qcnn", "ttn", "hva_tfim", "hva_tfim_open", "hva_xxz", "qaoa_ring", "matchgate", "equivariant"]
     )
     # merged into the ansatz registry under the same names, without shadowing a layered ansatz
     assert all(ANSATZE[name] is builder for name, builder in FAMILIES.items())

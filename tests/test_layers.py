@@ -17,12 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 LAYERS = (
     ("core", ("qnnscope", "qnnscope.io", "qnnscope.logs", "qnnscope.sampling", "qnnscope.haar", "qnnscope.costs",
-              "qnnscope.circuits", "qnnscope.exact", "qnnscope.config")),
+              "qnnscope.circuits", "qnnscope.exact", "qnnscope.config", "qnnscope.lie")),
     ("sim", ("qnnscope.sim",)),
     ("backends", ("qnnscope.backends",)),
     ("models", ("qnnscope.models", "qnnscope.data")),
     ("studies", ("qnnscope.gradients", "qnnscope.landscapes", "qnnscope.qgradcam", "qnnscope.interpret",
-                 "qnnscope.hardware", "qnnscope.generalisation", "qnnscope.stats")),
+                 "qnnscope.hardware", "qnnscope.generalisation", "qnnscope.stats", "qnnscope.diagnostics")),
     ("plots", ("qnnscope.plots",)),
     ("adapters", ("qnnscope.cli",)),
 )

@@ -44,13 +44,17 @@ STUDY = {
          "explain": {"samples": 6, "smoothgrad_samples": 2, "steps": 4, "randomisations": 1, "tsne_samples": 10,
                      "perplexity": 3, "bootstrap": 100}},
     ],
+    "diagnostics": [
+        {"name": "report_diagnostics", "ansatz": "hea", "qubits": [2], "depths": [1, 2], "pairs": 50, "fisher_points": 2},
+    ],
     "hardware": {
         "backend": "fake_manila", "max_jobs": 2, "max_shots": 100_000,
         "sweeps": [{"name": "report_hardware", "ansatz": "mcclean", "qubits": [2], "depths": [1], "costs": ["zz"],
                     "samples": 4, "shots": [100]}],
     },
 }
-CATEGORIES = ("Gradient variance", "DQNN training", "Loss landscapes", "QGrad-CAM", "Hardware", "Tables")
+CATEGORIES = ("Gradient variance", "DQNN training", "Loss landscapes", "QGrad-CAM", "Hardware", "Trainability diagnostics",
+              "Tables")
 """One report category per kind of study, and the tables."""
 STUDIES = ("report_vqc", "report_dqnn", "report_training", "report_landscape", "report_qgradcam", "report_hardware")
 """Every block's name: each is a subcategory (gradient sweeps, DQNN training, landscapes,
@@ -64,11 +68,14 @@ CAPTION_TEXT = (
     "Hessian eigenvalues at every scan centre",  # landscape_hessian
     "QGrad-CAM study",  # qgradcam
     "Hardware sweep",  # hardware
+    "Trainability diagnostics against the number of layers",  # diagnostics
+    "Trainability diagnostics: one row per point",  # tables: diagnostics
     "Loss landscapes: one row per scan",  # tables: landscapes
     "QGrad-CAM: one row per (model, explanation method, metric)",  # tables: qgradcam
 )
 INTRODUCTION = ("Gradient variance", "DQNN training", "Loss landscapes", "QGrad-CAM", "Hardware",
-                "report_vqc", "report_training", "report_landscape", "report_qgradcam", "report_hardware")
+                "Trainability diagnostics", "report_vqc", "report_training", "report_landscape", "report_qgradcam",
+                "report_hardware", "report_diagnostics")
 """What the report's introduction (workflow/report/workflow.rst) says about this run."""
 DOCUTILS_TROUBLE = ("System Message", "system-message", "Undefined substitution", "ERROR/", "WARNING/",
                     "Unknown target", "Docutils")
@@ -127,14 +134,15 @@ class _Anything:
 @pytest.mark.parametrize(
     "caption, table",
     [(p.name, t) for p in CAPTIONS
-     for t in (["gradients", "scaling_fits", "dqnn_training", "landscapes", "qgradcam", "hardware"]
+     for t in (["gradients", "scaling_fits", "predictions", "dqnn_training", "landscapes", "qgradcam", "hardware", "diagnostics"]
                if p.name == "tables.rst" else [None])],
 )
 def test_every_caption_renders_without_docutils_messages(caption, table):
     """Also the captions of outputs the small run above does not make, and every table's branch."""
     wildcards = _Anything(table=table) if table else _Anything()
     config = {"ci": 0.95, "gradients": STUDY["gradients"], "dqnn_training": STUDY["dqnn_training"],
-              "landscapes": STUDY["landscapes"], "qgradcam": STUDY["qgradcam"], "hardware": STUDY["hardware"]}
+              "landscapes": STUDY["landscapes"], "qgradcam": STUDY["qgradcam"], "hardware": STUDY["hardware"],
+              "diagnostics": STUDY["diagnostics"]}
     snakemake = type("Snakemake", (), {"wildcards": wildcards, "config": config})
     text = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
         (ROOT / "workflow/report" / caption).read_text()).render(snakemake=snakemake, categories={}, files={})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qnnscope.circuits import build
-from qnnscope.sampling import INITS, draw, point_seed, stable_seed
+from qnnscope.sampling import INITS, SIGMA_INITS, draw, point_seed, stable_seed
 
 POINT = {"ansatz": "mcclean", "n_qubits": 4, "depth": 40, "cost": "global"}
 
@@ -115,7 +115,7 @@ def test_inits_constant_lists_every_supported_init(circuit):
     tied = build("mcclean", 3, 2, identity_block=1)
     for init in INITS:
         target = tied if init == "identity_block" else circuit
-        draw(target, 2, seed=0, init=init, sigma=0.1 if init == "normal" else None)
+        draw(target, 2, seed=0, init=init, sigma=0.1 if init in SIGMA_INITS else None)
 
 
 @pytest.mark.parametrize(
@@ -125,6 +125,8 @@ def test_inits_constant_lists_every_supported_init(circuit):
         ({"init": "normal"}, "init='normal' needs sigma > 0, got sigma=None"),
         ({"init": "normal", "sigma": -1.0}, "needs sigma > 0, got sigma=-1.0"),
         ({"init": "uniform", "sigma": 0.1}, "sigma applies only to init='normal'"),
+        ({"init": "normal_depth", "sigma": float("inf")}, "needs sigma > 0, got sigma=inf; allowed: finite"),
+        ({"init": "normal_depth", "sigma": 0.1, "depth": 0}, "needs an integer depth >= 1, got depth=0"),
         ({"n_samples": 0}, "n_samples must be >= 1, got 0"),
         ({"init": "identity_block"}, "build the ansatz with identity_block > 0"),
     ],

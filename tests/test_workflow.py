@@ -123,6 +123,17 @@ def test_tiny_study_runs_end_to_end_and_matches_the_exact_variances(tiny_study, 
         assert (figures / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
     html = (tmp_path / "results/tables/scaling_fits.html").read_text()
     assert all(f"<td>{cost}</td>" in html for cost in ("global", "local"))
+    # theory beside measurement: Cerezo's closed forms for rx_product, its abelian DLA u(1)^n
+    predictions = pd.read_parquet(tmp_path / "results/tables/predictions.parquet")
+    assert len(predictions) == 3 * 2 and (predictions["prediction"] == "exact").all()
+    m = predictions["n_qubits"]
+    closed = (predictions["cost_function"] == "global") * (0.125 * 0.375 ** (m - 1)) + (
+        predictions["cost_function"] == "local") / (8 * m**2)
+    assert ((predictions["var_predicted"] - closed).abs() < 1e-12).all()
+    assert list(predictions["dla_type"]) == [f"u(1)^⊕{n}" for n in predictions["n_qubits"]]
+    assert (predictions["dla_dim"] == predictions["n_qubits"]).all()
+    assert "aggregate/predictions.log" in {p.relative_to(tmp_path / "results/logs").as_posix()
+                                          for p in (tmp_path / "results/logs").rglob("*.log")}
 
     report = run(tmp_path, TINY, "--report", "results/report.html")
     assert report.returncode == 0, report.stdout + report.stderr

@@ -30,3 +30,16 @@ rule scaling_fits:
         ci=config["ci"],
     script:
         "../../scripts/scaling_fits.py"
+
+
+rule prediction_table:
+    """Theory beside measurement: per point, the measured variance, the DLA's (or a closed form's)
+    prediction, their ratio, and the reason where a point has none."""
+    input:
+        "results/tables/gradients.parquet",
+    output:
+        update("results/tables/predictions.parquet"),
+    log:
+        "results/logs/aggregate/predictions.log",
+    script:
+        "../../scripts/prediction_table.py"

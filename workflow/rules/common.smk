@@ -20,6 +20,7 @@ from qnnscope.gradients.vqc import MEMORY_ENV, peak_memory
 from qnnscope.circuits.importers import source_hash, spec_name
 from qnnscope.gradients.point import GradientPoint, cost_label
 from qnnscope.io import parquet_intact, set_aside
+from qnnscope.sampling import sigma_for
 
 SHARD = (
     "results/shards/gradients/{sweep}/ansatz~{ansatz}/n~{n}/depth~{depth}/cost~{cost}/"
@@ -81,7 +82,7 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
             raise ValueError(f"{where}circuit: {exc}") from None
     return GradientPoint(
         ansatz=block["ansatz"], n_qubits=n, depth=depth, cost=cost, init=init,
-        sigma=block["sigma"] if init == "normal" else None,
+        sigma=sigma_for(init, block["sigma"]),
         identity_block=block["identity_block"] if init == "identity_block" else 0,
         backend=backend, dtype=dtype, params=block["params"], model=block["model"],
         method=block["method"] if backend == "torch" else "auto",
@@ -261,7 +262,7 @@ def aggregate_targets() -> list[str]:
     """Tables (Parquet and their HTML rendering) and every figure of every sweep."""
     if not GRADIENT_SHARDS:
         return []
-    targets = [f"results/tables/{t}.{ext}" for t in ("gradients", "scaling_fits") for ext in ("parquet", "html")]
+    targets = [f"results/tables/{t}.{ext}" for t in ("gradients", "scaling_fits", "predictions") for ext in ("parquet", "html")]
     for name, (_, block) in SWEEPS.items():
         figures = ["variance_vs_qubits", "variance_vs_depth"]
         if {"global", "local"} <= set(block["costs"]):

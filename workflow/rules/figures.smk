@@ -68,6 +68,6 @@ rule table_html:
     log:
         "results/logs/tables/{table}_html.log",
     wildcard_constraints:
-        table="gradients|scaling_fits|dqnn_training|landscapes|qgradcam",
+        table="gradients|scaling_fits|predictions|dqnn_training|landscapes|qgradcam|diagnostics",
     script:
         "../../scripts/table_html.py"

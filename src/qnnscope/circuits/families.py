@@ -14,6 +14,7 @@ permutation-equivariant circuit apply one angle to every term of a generator, as
   RY⊗RY·CNOT blocks; the last qubit is wire 0.
 * ``hva_tfim`` — Hamiltonian variational ansatz for the transverse-field Ising ring (Wiersema et
   al. 2020, PRX Quantum 1, 020319); two shared angles per layer.
+* ``hva_tfim_open`` — the same ansatz on an open chain with one angle per gate (free fermions).
 * ``hva_xxz`` — the same paper's HVA for the XXZ ring from a product of singlets; four shared
   angles per layer.
 * ``qaoa_ring`` — QAOA (Farhi, Goldstone, Gutmann 2014) for MaxCut on a ring; :func:`qaoa` takes
@@ -248,6 +249,23 @@ def hva_tfim(n_qubits: int, depth: int, identity_block: int = 0) -> Circuit:
     return _build(n_qubits, "hva_tfim", [layer] * depth, pre, identity_block)
 
 
+def hva_tfim_open(n_qubits: int, depth: int, identity_block: int = 0) -> Circuit:
+    """The transverse-field Ising HVA on an open chain with one angle per gate (the "local" HVA
+    whose generators Z_iZ_{i+1} and X_i are quadratic in Majorana operators after a Hadamard on
+    every wire: its DLA is the free-fermion so(2n), dimension n(2n − 1); Wiersema et al. 2020;
+    Kökcü et al., "Fixed depth Hamiltonian simulation via Cartan decomposition", PRL 129, 070501
+    (2022)).
+
+    H on every wire, then ``depth`` layers, each RZZ on (0,1), (1,2), …, (n−2, n−1) and RX on every
+    wire, every gate with its own slot: (2n − 1)·depth slots.  Needs n ≥ 2.
+    """
+    _check("hva_tfim_open", n_qubits, depth, 2)
+    layer = [Op("RZZ", (j, j + 1), param=j) for j in range(n_qubits - 1)]
+    layer += [Op("RX", (j,), param=n_qubits - 1 + j) for j in range(n_qubits)]
+    pre = [Op("H", (j,)) for j in range(n_qubits)]
+    return _build(n_qubits, "hva_tfim_open", [layer] * depth, pre, identity_block)
+
+
 def singlets(n_qubits: int) -> list[Op]:
     """Gates taking |0…0⟩ to the singlets (|01⟩ − |10⟩)/√2 on (0, 1), (2, 3), …:
     X on both wires, H on the first, CNOT(first → second)."""
@@ -428,6 +446,7 @@ FAMILIES: dict[str, Callable[..., Circuit]] = {
     "qcnn": qcnn,
     "ttn": ttn,
     "hva_tfim": hva_tfim,
+    "hva_tfim_open": hva_tfim_open,
     "hva_xxz": hva_xxz,
     "qaoa_ring": qaoa_ring,
     "matchgate": matchgate,

@@ -39,8 +39,9 @@ def validate(point: GradientPoint, samples: int, prefix: str = "") -> tuple:
     except ValueError as exc:
         raise ValueError(f"{key('dtype')}: {exc}") from None
     checked = _MODELS[point.model].validate(point, samples, key)
-    if point.init != "normal" and point.sigma is not None:
-        raise ValueError(f"{key('sigma')}: applies only to init 'normal', got sigma={point.sigma} with init={point.init!r}")
+    if point.init not in sampling.SIGMA_INITS and point.sigma is not None:
+        raise ValueError(f"{key('sigma')}: applies only to init 'normal' or 'normal_depth', got sigma={point.sigma} "
+                         f"with init={point.init!r}")
     if point.device != "cpu":
         import torch
 

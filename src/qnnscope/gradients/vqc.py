@@ -65,8 +65,8 @@ def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observab
             raise ValueError(f"{key('depth')}: {exc}") from None
     observable = make_cost(point.cost, circuit.n_qubits, key=key("cost"))
     params = resolve_params(point.params, circuit.n_params, key=key("params"))
-    if point.init == "normal" and not (point.sigma and point.sigma > 0):
-        raise ValueError(f"{key('sigma')}: init 'normal' needs sigma > 0, got {point.sigma}")
+    if point.init in sampling.SIGMA_INITS and not (point.sigma and point.sigma > 0):
+        raise ValueError(f"{key('sigma')}: init {point.init!r} needs sigma > 0, got {point.sigma}")
     _check_memory(point, samples, key)
     return circuit, observable, params
 
@@ -206,7 +206,8 @@ def evaluate(point: GradientPoint, checked: tuple, samples: int, seed: int, prog
     from qnnscope.backends import get_backend
 
     circuit, observable, params = checked
-    theta, choices = sampling.draw(circuit, samples, seed, point.init, point.sigma if point.init == "normal" else None)
+    theta, choices = sampling.draw(circuit, samples, seed, point.init, sampling.sigma_for(point.init, point.sigma),
+                                   depth=int(point.depth))
     options = {"device": point.device, "method": point.method} if point.backend == "torch" else {}
     backend = get_backend(point.backend, **options)
     costs, grads = np.empty(samples), np.empty((samples, len(params)))

@@ -16,8 +16,10 @@ with its CI, written by :func:`format_slope` as ``slope −0.707 [−0.730, −0
 are ``L = <depth rule>`` (plus backend, dtype, … where the sweep has several).
 
 Artists carry gids so that tests and scripts can find them: ``data`` (measured variances),
-``exact`` (exact values at the plotted depths, :func:`qnnscope.exact.gradient_variance`) and
-``asymptote`` (depth → ∞ limit, :func:`qnnscope.exact.asymptote`).
+``exact`` (exact values at the plotted depths, :func:`qnnscope.exact.gradient_variance`),
+``asymptote`` (depth → ∞ limit, :func:`qnnscope.exact.asymptote`) and ``predicted`` (the
+Lie-algebraic deep-circuit prediction of every row that has one, the table's ``var_predicted``,
+dashed in the data line's colour: :mod:`qnnscope.gradients.theory`).
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ def _qubit_panel(ax: Axes, part: pd.DataFrame, fits: pd.DataFrame | None, labels
     n_all = np.arange(part["n_qubits"].min(), part["n_qubits"].max() + 1)
     curves: dict[tuple, list[str]] = {}  # (n values, exact values) → depth rules that give it
     ci = None
+    predicted_shown = False
     lines = sorted(part.groupby(keys, sort=False, dropna=False), key=lambda item: _line_order(item[1], labels))
     for i, (_, line) in enumerate(lines):
         line = line.sort_values("n_qubits")
@@ -164,6 +167,7 @@ def _qubit_panel(ax: Axes, part: pd.DataFrame, fits: pd.DataFrame | None, labels
                 label += f"; AIC: ∝ n^{fit['poly_b']:.2f}".replace("-", MINUS)
             ci = fit.get("ci", ci)
         _errorbar(ax, line["n_qubits"], line, f"C{i % 10}", MARKERS[i % len(MARKERS)], label)
+        predicted_shown |= _predicted(ax, line["n_qubits"], line, f"C{i % 10}")
         curve = _exact_curve(first, n_all)
         if curve is not None:
             curves.setdefault(curve, []).append(str(first["depth_rule"]))
@@ -174,6 +178,8 @@ def _qubit_panel(ax: Axes, part: pd.DataFrame, fits: pd.DataFrame | None, labels
     limit = _limit_curve(part.iloc[0], k, n_all)
     if limit is not None and not any(tuple(xs) == tuple(limit[0]) and np.allclose(ys, limit[1], rtol=1e-12) for xs, ys in curves):
         ax.plot(*limit, color="black", lw=1.1, ls="--", gid="asymptote", zorder=3, label=_limit_label(part.iloc[0]))
+    if predicted_shown:
+        ax.plot([], [], color="0.35", ls=(0, (4, 2)), lw=1.0, label=PREDICTED_LABEL)
     ax.set_xlabel("qubits n")
     ax.set_ylabel(_ylabel(k))
     ax.set_yscale("log")
@@ -190,12 +196,14 @@ def _depth_panel(ax: Axes, part: pd.DataFrame, extra: list[str]) -> None:
     groups = list(part.groupby(keys, sort=True, dropna=False))
     colours = [to_hex(c) for c in matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, max(len(groups), 2)))]
     limit_shown = None
+    predicted_shown = False
     for i, (_, line) in enumerate(groups):
         # several depth rules can land on one depth (10n at n=2 and '20'): keep the larger sample
         line = line.sort_values(["depth", "n_samples" if "n_samples" in line else "depth"]).drop_duplicates("depth", keep="last")
         first = line.iloc[0]
         label = ", ".join([f"n = {first['n_qubits']}"] + [_line_value(c, first[c]) for c in extra])
         _errorbar(ax, line["depth"], line, colours[i], MARKERS[i % len(MARKERS)], label)
+        predicted_shown |= _predicted(ax, line["depth"], line, colours[i])
         value = exact.asymptote(first["ansatz"], str(first["cost_function"]), int(first["n_qubits"]), k, first["init"])
         if value is not None and _int(first, "identity_block") == 0:
             ax.axhline(value, color=colours[i], ls="--", lw=1.0, gid="asymptote", zorder=1)
@@ -210,7 +218,28 @@ def _depth_panel(ax: Axes, part: pd.DataFrame, extra: list[str]) -> None:
     handles, _ = ax.get_legend_handles_labels()
     if limit_shown is not None:
         handles.append(Line2D([], [], color="0.35", ls="--", lw=1.0, label=_limit_label(limit_shown) + ", per n"))
+    if predicted_shown:
+        handles.append(Line2D([], [], color="0.35", ls=(0, (4, 2)), lw=1.0, label=PREDICTED_LABEL + ", per line"))
     _legend(ax, handles=handles)
+
+
+PREDICTED_LABEL = "DLA prediction (deep circuit)"
+
+
+def _predicted(ax: Axes, x: pd.Series, rows: pd.DataFrame, colour) -> bool:
+    """The Lie-algebraic deep-circuit prediction of these rows (``var_predicted`` where
+    ``prediction`` is ``lie:…``, :mod:`qnnscope.gradients.theory`), dashed in the line's colour
+    (gid ``predicted``); False where no row has one."""
+    if "var_predicted" not in rows or "prediction" not in rows:
+        return False
+    keep = rows["prediction"].astype(str).str.startswith("lie") & rows["var_predicted"].notna()
+    if not keep.any():
+        return False
+    xs, ys = x[keep].to_numpy(), rows.loc[keep, "var_predicted"].to_numpy(float)
+    order = np.argsort(xs)
+    ax.plot(xs[order], ys[order], color=colour, ls=(0, (4, 2)), lw=1.0, marker="_", markersize=8, gid="predicted",
+            zorder=1)
+    return True
 
 
 def _errorbar(ax: Axes, x: pd.Series, rows: pd.DataFrame, colour, marker: str, label: str) -> None:
