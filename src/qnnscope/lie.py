@@ -433,8 +433,7 @@ def push(circuit: Circuit) -> PushedCircuit:
             close()
             continue
         h = _generator(frame, op)
-        if current and (current[0][1] is not None and current[0][0].param == op.param
-                        and current[0][0].gate != "RP"
+        if current and (current[0][0].param == op.param and current[0][0].gate != "RP"
                         and all(len(bracket(h, g).keys) == 0 for _, g in current)):
             current.append((op, h))
         else:
@@ -639,6 +638,7 @@ class Ideal:
     kind: str = "ideal"  # 'ideal', 'su', 'so', 'sp', 'complement'
     form: int | None = None  # invariant form J (so, sp, complement)
     casimir: float = 0.0  # c with κ(H) = c‖H‖² (closed forms)
+    span: _Span | None = field(default=None, repr=False, compare=False)  # projections of Pauli-sum ideals
 
 
 @dataclass
@@ -763,12 +763,7 @@ def _components_large(arr: np.ndarray, n: int):
             if len(js):
                 touched[s + i_local] = True
                 ri = find(s + i_local)
-                for j in js[:64]:
-                    rj = find(j)
-                    if rj != ri:
-                        parent[rj] = ri
-                # a string anticommuting with many: the first few suffice with the transitivity below
-                for j in js[64:]:
+                for j in js:
                     rj = find(j)
                     if rj != ri:
                         parent[rj] = ri
@@ -798,7 +793,7 @@ def _classify(dla: DLA) -> None:
         if kind is not None:
             dla.kind = kind
             dla.label = _full_label(kind, n)
-            dla.ideals = _closed_ideals(kind, n, dla.form) if kind != "su" or True else simple
+            dla.ideals = _closed_ideals(kind, n, dla.form)
             if dla.basis_keys is not None or dla.basis is not None:
                 # keep the enumerated strings for QFIM ranks; projections use the closed forms
                 dla.enumerated_split = True
@@ -1002,10 +997,11 @@ def _proj_sum(mod: Ideal, h: PauliSum, d: int) -> float:
     if mod.keys is not None:
         sel = np.isin(h.keys, mod.keys)
         return d * float(h.coeffs[sel] @ h.coeffs[sel])
-    span = _Span(h.n)
-    for b in mod.basis:
-        span.add(b)
-    return d * float(np.sum(span.coords(h) ** 2))
+    if mod.span is None:  # built once per ideal: rows share it
+        mod.span = _Span(h.n)
+        for b in mod.basis:
+            mod.span.add(b)
+    return d * float(np.sum(mod.span.coords(h) ** 2))
 
 
 def _form_apply(form: int, psi: np.ndarray, n: int) -> np.ndarray:

@@ -56,9 +56,7 @@ def _circuit(ansatz: str, n: int, depth: int, identity_block: int, spec: str):
 def _predict(ansatz: str, n: int, depth: int, identity_block: int, spec: str, cost: str, slot: int):
     from qnnscope.costs import make_cost
 
-    circuit = _circuit(ansatz, n, depth, identity_block, spec)
-    dla = lie.dynamical_lie_algebra(circuit)
-    return dla, lie.predict(circuit, make_cost(cost, n), slot)
+    return lie.predict(_circuit(ansatz, n, depth, identity_block, spec), make_cost(cost, n), slot)
 
 
 @lru_cache(maxsize=256)
@@ -114,7 +112,7 @@ def predict_row(row) -> dict:
         out["prediction_reason"] = "; ".join(reasons)
         return out
     try:
-        _, p = _predict(ansatz, n, depth, block, spec, cost, slot)
+        p = _predict(ansatz, n, depth, block, spec, cost, slot)
     except ValueError as error:
         out["prediction_reason"] = str(error)
         return out
