@@ -5,13 +5,18 @@ For every qubit count it times each peer and the qnnscope torch engine on the sa
 samples, the ratios peer/engine, the first-call (compile) times, the machine's copy bandwidth
 and GEMM rate, and the engine's achieved memory traffic and flop rate.  A cell whose estimated
 time exceeds ``--budget`` is timed on a subset of samples and scaled linearly (marked ``*``).
+Every cell records the 1-minute load average at its start and end and its CPU/wall ratio
+(process CPU seconds over wall seconds of the timed runs: ≈ threads when the libraries' threads
+had the cores to themselves).  Peers whose library does not import read ``n/a`` with the reason.
 
-    .venv/bin/python benchmarks/bench_gradients.py --check --qubits 4 8 12 16 20
+    .venv/bin/python benchmarks/bench_gradients.py --check --qubits 4 8 12 16 20 --threads 1
+    .venv/bin/python benchmarks/bench_gradients.py --check --qubits 4 8 12 16 20 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import statistics
@@ -22,17 +27,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENGINE = "engine"
+LOW_CPU = 0.8
+"""A cell whose CPU/wall ratio is below LOW_CPU × threads did not keep its threads busy."""
 
 
 def _limit_threads(threads: int) -> None:
     """Pin this process to ``threads`` CPUs and tell every threaded library the same.
 
-    Must run before numpy, torch, jax or the simulators are imported."""
+    Must run before numpy, torch, jax or the simulators are imported (numba, which runs the
+    engine's kernels and qibojit's, reads NUMBA_NUM_THREADS once, at import; qulacs reads
+    QULACS_NUM_THREADS).  torch's pool is set by the caller with ``torch.set_num_threads``."""
     for var in (
         "OMP_NUM_THREADS",
         "MKL_NUM_THREADS",
         "OPENBLAS_NUM_THREADS",
         "NUMEXPR_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "QULACS_NUM_THREADS",
     ):
         os.environ[var] = str(threads)
     if hasattr(os, "sched_setaffinity"):
@@ -56,13 +67,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds per (n, peer) cell before subset scaling",
     )
     p.add_argument(
-        "--peers", nargs="+", default=None, help="peer names (default: all) and/or 'engine'"
+        "--peers",
+        nargs="+",
+        default=None,
+        help="peer names (default: all) and/or 'engine': pl_loop pl_broadcast lightning aer "
+        "tensorcircuit qulacs qsim qibojit engine",
     )
     p.add_argument("--out", type=Path, default=None, help="write <stem>.csv and <stem>.md here")
     p.add_argument("--check", action="store_true", help="check that all peers agree before timing")
     p.add_argument("--check-only", action="store_true", help="run the agreement check and exit")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="CPUs the process is pinned to and threads every library is given (1: single thread)",
+    )
     p.add_argument(
         "--engine-evolutions",
         type=int,
@@ -86,20 +106,28 @@ def draw(seed: int, n: int, depth: int, samples: int):
     return theta, choices
 
 
+@functools.lru_cache(maxsize=None)
+def engine_problem(ansatz: str, cost: str, n: int, depth: int):
+    """The engine's circuit and observable, built once per size: the engine compiles a circuit
+    object once (its first call, reported apart) and reuses the plan while that object lives."""
+    import qnnscope.circuits
+    import qnnscope.costs
+
+    return qnnscope.circuits.build(ansatz, n, depth), qnnscope.costs.make_cost(cost, n)
+
+
 def engine_peer() -> tuple[Callable | None, str]:
     """The qnnscope torch engine as a peer-style function, or None and the reason it is missing."""
     try:
-        import qnnscope.circuits
-        import qnnscope.costs
         from qnnscope.backends import get_backend
 
+        engine_problem("mcclean", "Z0Z1", 2, 1)
         backend = get_backend("torch")
     except Exception as exc:  # noqa: BLE001 - engine under construction: report, do not crash
         return None, f"{type(exc).__name__}: {exc}"
 
     def run(n, depth, theta, choices):
-        circuit = qnnscope.circuits.build("mcclean", n, depth)
-        observable = qnnscope.costs.make_cost("Z0Z1", n)
+        circuit, observable = engine_problem("mcclean", "Z0Z1", n, depth)
         _, grads = backend.evaluate(
             circuit, observable, theta, choices, params=[0], dtype="complex64"
         )
@@ -206,6 +234,9 @@ class Cell:
     error: str = ""
     all_times: list[float] = field(default_factory=list)
     load: float = math.nan  # highest 1-minute load average seen at the cell's start and end
+    load_start: float = math.nan  # 1-minute load average when the cell started
+    cpu_ratio: float = math.nan  # process CPU seconds / wall seconds over the timed runs
+    rerun: str = ""  # why the cell was measured a second time, if it was
 
     @property
     def scaled(self) -> bool:
@@ -236,10 +267,14 @@ def time_cell(
     def units(s: int) -> int:
         return -(-s // g)
 
+    record: dict[int, list[tuple[float, float]]] = {}  # batch -> [(wall, cpu)] in call order
+
     def run(s: int) -> float:
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         fn(n, depth, theta[:s], choices[:s])
-        return time.perf_counter() - t
+        wall = time.perf_counter() - t
+        record.setdefault(s, []).append((wall, time.process_time() - c))
+        return wall
 
     spent = 0.0
     times: dict[int, list[float]] = {}
@@ -272,6 +307,8 @@ def time_cell(
     cell.timed_samples = s
     cell.repeats = len(runs)
     cell.all_times = runs
+    timed = record[s][-len(runs):]  # the timed runs are the last calls on this batch
+    cell.cpu_ratio = sum(cpu for _, cpu in timed) / sum(wall for wall, _ in timed)
     return cell
 
 
@@ -284,12 +321,76 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if x < 1000 else f"{x:.0f}"
 
 
+def md_table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table's lines."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(x) for x in row) + " |" for row in rows
+    ]
+
+
+def cell_table(cells: list[Cell], threads: int) -> list[str]:
+    """Per-cell conditions: samples timed, load average at the start (and the highest of start
+    and end), CPU/wall of the timed runs, and why a cell was re-run; then the cells whose
+    CPU/wall stayed below 0.8 × ``threads``."""
+    rows = [
+        [
+            c.n,
+            c.peer,
+            c.error[:60] if c.error else _fmt(c.seconds) + ("*" if c.scaled else ""),
+            f"{c.timed_samples} × {c.repeats}",
+            f"{c.load_start:.2f}",
+            f"{c.load:.2f}",
+            f"{c.cpu_ratio:.2f}",
+            c.rerun or "—",
+        ]
+        for c in cells
+    ]
+    header = ["n", "column", "seconds", "timed samples × runs", "load at start", "load max",
+              "CPU/wall", "re-run"]
+    low = [c for c in cells if c.cpu_ratio < LOW_CPU * threads]
+    note = [
+        "",
+        f"CPU/wall below {LOW_CPU} × {threads}: "
+        + ", ".join(f"n={c.n} {c.peer} ({c.cpu_ratio:.2f})" for c in low)
+        + " (code that runs on one thread, or cores taken by other processes).",
+    ]
+    return md_table(header, rows) + (note if low else [])
+
+
+def scaled_footnote(cells: list[Cell]) -> list[str]:
+    """The footnote for cells timed on a subset and scaled (none: no lines)."""
+    scaled = [c for c in cells if c.scaled]
+    if not scaled:
+        return []
+    return [
+        "\\* scaled from a subset: "
+        + "; ".join(f"n={c.n} {c.peer}: {c.timed_samples} samples ×{c.repeats}" for c in scaled),
+        "",
+    ]
+
+
+def start_cell(cell: Cell) -> Cell:
+    """Record the load average at the cell's start."""
+    cell.load_start = cell.load = os.getloadavg()[0]
+    return cell
+
+
+def progress(cell: Cell) -> str:
+    """One line on a finished cell for the console."""
+    note = cell.error or (
+        f"{_fmt(cell.seconds)} s"
+        + (f" (scaled from {cell.timed_samples})" if cell.scaled else "")
+        + (f", first call {_fmt(cell.first_call)} s" if not math.isnan(cell.first_call) else "")
+    )
+    return f"n={cell.n:2d} {cell.peer:14s} {note}  [load {cell.load:.1f}, CPU/wall {cell.cpu_ratio:.2f}]"
+
+
 def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict, args) -> str:
     by = {(c.n, c.peer): c for c in cells}
     lines = [
         (
             f"## McClean gradient ∂⟨Z0Z1⟩/∂θ_{{1,1}} (slot 0), depth {args.depth}, "
-            f"{args.samples} samples, {args.threads} CPU threads"
+            f"{args.samples} samples, {args.threads} CPU thread(s)"
         ),
         "",
         "Seconds for all samples (median of repeats; `*` = timed on a subset and scaled linearly).",
@@ -307,18 +408,14 @@ def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict,
                 row.append(_fmt(c.seconds) + ("*" if c.scaled else ""))
         lines.append(f"| {n} | " + " | ".join(row) + " |")
     lines += [""]
+    missing = info.get("unavailable", {})
     lines += [
         f"- `{nm}` ({info['dtypes'].get(nm, '?')}): {info['descriptions'].get(nm, '')}"
+        + (f" — **n/a here**: {missing[nm]}" if nm in missing else "")
         for nm in names
     ]
     lines += [""]
-    scaled = [c for c in cells if c.scaled]
-    if scaled:
-        lines.append(
-            "\\* scaled from a subset: "
-            + "; ".join(f"n={c.n} {c.peer}: {c.timed_samples} samples ×{c.repeats}" for c in scaled)
-        )
-        lines.append("")
+    lines += scaled_footnote(cells)
     peers_only = [nm for nm in names if nm != ENGINE]
     if any(c.peer == ENGINE and not c.error for c in cells):
         lines += ["Ratio peer / engine (>1: the engine is faster).", ""]
@@ -355,6 +452,12 @@ def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict,
         + f"load average at start {info['load']}; {info['cpu']}",
         "",
     ]
+    lines += [
+        "Per cell: load average (1 min) and CPU/wall of the timed runs "
+        f"(≈ {args.threads} when the cell's threads had the cores to themselves).",
+        "",
+    ]
+    lines += cell_table(cells, args.threads) + [""]
     busy = [c for c in cells if c.load > args.threads + 0.5]
     if busy:
         lines += [
@@ -386,46 +489,34 @@ def markdown(cells: list[Cell], names: list[str], qubits: list[int], info: dict,
     return "\n".join(lines)
 
 
-def write_csv(path: Path, cells: list[Cell], args) -> None:
+CSV_COLUMNS = [
+    "n", "depth", "samples", "peer", "dtype", "seconds", "scaled", "timed_samples", "repeats",
+    "first_call_s", "times_s", "load", "load_start", "cpu_ratio", "rerun", "error",
+]
+
+
+def csv_row(c: Cell, depth: int, samples: int) -> list:
+    """One cell as a CSV row in :data:`CSV_COLUMNS` order."""
+    return [
+        c.n, depth, samples, c.peer, c.dtype, c.seconds, c.scaled, c.timed_samples, c.repeats,
+        c.first_call, " ".join(f"{t:.4f}" for t in c.all_times), c.load, c.load_start,
+        c.cpu_ratio, c.rerun, c.error,
+    ]
+
+
+def save(out: Path, text: str, header: list[str], rows: list[list]) -> None:
+    """Write ``<stem>.csv`` (header and rows) and ``<stem>.md`` (text); ``out`` is the stem, or a
+    path ending .csv or .md."""
     import csv
 
-    with open(path, "w", newline="") as fh:
+    stem = out.with_suffix("") if out.suffix in (".csv", ".md") else out
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            [
-                "n",
-                "depth",
-                "samples",
-                "peer",
-                "dtype",
-                "seconds",
-                "scaled",
-                "timed_samples",
-                "repeats",
-                "first_call_s",
-                "times_s",
-                "load",
-                "error",
-            ]
-        )
-        for c in cells:
-            w.writerow(
-                [
-                    c.n,
-                    args.depth,
-                    args.samples,
-                    c.peer,
-                    c.dtype,
-                    c.seconds,
-                    c.scaled,
-                    c.timed_samples,
-                    c.repeats,
-                    c.first_call,
-                    " ".join(f"{t:.4f}" for t in c.all_times),
-                    c.load,
-                    c.error,
-                ]
-            )
+        w.writerow(header)
+        w.writerows(rows)
+    stem.with_suffix(".md").write_text(text + "\n")
+    print(f"wrote {stem.with_suffix('.csv')} and {stem.with_suffix('.md')}")
 
 
 # ------------------------------------------------------------------------------- main
@@ -449,11 +540,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown peers {unknown}; allowed: {', '.join(list(peers.PEERS) + [ENGINE])}")
         return 2
 
-    fns: dict[str, Callable] = {nm: peers.PEERS[nm].fn for nm in names if nm in peers.PEERS}
+    missing = {nm: peers.unavailable(nm) for nm in names if nm in peers.PEERS}
+    missing = {nm: why for nm, why in missing.items() if why}
+    for nm, why in missing.items():
+        print(f"{nm}: n/a — {why}")
+    fns: dict[str, Callable] = {
+        nm: peers.PEERS[nm].fn for nm in names if nm in peers.PEERS and nm not in missing
+    }
     info: dict = {
-        "dtypes": {nm: peers.PEERS[nm].dtype for nm in fns},
-        "descriptions": {nm: peers.PEERS[nm].description for nm in fns},
+        "dtypes": {nm: peers.PEERS[nm].dtype for nm in names if nm in peers.PEERS},
+        "descriptions": {nm: peers.PEERS[nm].description for nm in names if nm in peers.PEERS},
         "versions": peers.versions(),
+        "unavailable": missing,
     }
     info["versions"]["torch"] = torch.__version__
     if ENGINE in names:
@@ -494,10 +592,10 @@ def main(argv: list[str] | None = None) -> int:
             if peer is not None:
                 cell.granule = peer.granule(n, args.depth)
                 cell.max_samples = peer.max_samples(n, args.depth)
-            if peer is not None and not compiles:
-                peer.fn(2, 1, theta[:1, :2], choices[:1, :2])  # import and initialise the library
-            cell.load = os.getloadavg()[0]
+            start_cell(cell)
             try:
+                if peer is not None and not compiles:
+                    peer.fn(2, 1, theta[:1, :2], choices[:1, :2])  # import and start the library
                 time_cell(
                     fns[name],
                     n,
@@ -513,20 +611,7 @@ def main(argv: list[str] | None = None) -> int:
                 cell.error = f"{type(exc).__name__}: {exc}"[:200]
             cell.load = max(cell.load, os.getloadavg()[0])
             cells.append(cell)
-            note = (
-                cell.error
-                or (
-                    f"{_fmt(cell.seconds)} s"
-                    + (f" (scaled from {cell.timed_samples})" if cell.scaled else "")
-                    + (
-                        f", first call {_fmt(cell.first_call)} s"
-                        if not math.isnan(cell.first_call)
-                        else ""
-                    )
-                )
-                + f"  [load {cell.load:.1f}]"
-            )
-            print(f"n={n:2d} {name:14s} {note}", flush=True)
+            print(progress(cell), flush=True)
 
     if ENGINE in fns:
         work = {}
@@ -542,17 +627,12 @@ def main(argv: list[str] | None = None) -> int:
                 }
         info["work"] = work
 
-    text = markdown(
-        cells, [nm for nm in names if nm in fns or nm == ENGINE], args.qubits, info, args
-    )
+    text = markdown(cells, names, args.qubits, info, args)
     print()
     print(text)
     if args.out is not None:
-        stem = args.out.with_suffix("") if args.out.suffix in (".csv", ".md") else args.out
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        write_csv(stem.with_suffix(".csv"), cells, args)
-        stem.with_suffix(".md").write_text(text + "\n")
-        print(f"wrote {stem.with_suffix('.csv')} and {stem.with_suffix('.md')}")
+        rows = [csv_row(c, args.depth, args.samples) for c in cells]
+        save(args.out, text, CSV_COLUMNS, rows)
     return 0
 
 

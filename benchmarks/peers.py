@@ -10,18 +10,26 @@ Circuit: RY(π/4) on every qubit, then ``depth`` layers of R_P(θ) on every qubi
 by a CZ ladder (0,1), (1,2), …; R_P(θ) = exp(−iθP/2).  Every peer is a function
 ``peer(n, depth, theta, choices) -> grads (S,)`` and is registered in :data:`PEERS` with the
 precision it runs in and a one-line description.  The libraries are imported inside the
-functions, so a missing library only disables its own peer.
+functions, so a missing library only disables its own peer: :func:`unavailable` says why a peer
+cannot run here, and the tables print ``n/a`` for it.
+
+The qulacs, qsim and qibojit peers build their circuits from one gate list,
+:func:`mcclean_gates` (``(gate, wires, angle)`` in circuit order), through one builder per library
+(:func:`qulacs_circuit`, :func:`cirq_circuit`, :func:`qibo_circuit`), which
+``bench_allparam.py`` reuses for the hardware-efficient ansatz.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 THREADS = 2
-"""CPU threads a peer may use where the library takes the number as an option (Aer)."""
+"""CPU threads a peer may use where the library takes the number as an option (Aer, qsim,
+qibojit); qulacs reads ``QULACS_NUM_THREADS`` (set by ``bench_gradients._limit_threads``)."""
 
 BACKPROP_TAPE_LIMIT = 256 * 2**20
 """Bytes of autograd tape above which the default.qubit loop switches from backprop to
@@ -34,6 +42,15 @@ TC_CHUNK_BYTES = 3 * 2**30
 
 BROADCAST_BYTES = 2 * 2**30
 """Memory the broadcast default.qubit peer may use (2S complex128 states, ~3 live copies)."""
+
+QSIM_MISSING = (
+    "not in the bench extra: qsimcirq 0.22.1 requires contourpy<1.3.3 and cirq-core 1.7.0 "
+    "pandas<3.1, so pip would downgrade this environment's contourpy and pandas"
+)
+QIBOJIT_MISSING = (
+    "not in the bench extra: qibojit 0.1.17 requires numba<0.62 and psutil<6, so pip would "
+    "downgrade this environment's numba, llvmlite, numpy and psutil"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,10 @@ class Peer:
     """True when the first call on a new shape compiles (its time is reported separately)."""
     max_samples: Callable[[int, int], int] = lambda n, depth: 2**62
     """Most samples one call may take without risking the machine's memory."""
+    requires: tuple[str, ...] = ()
+    """Modules the peer imports; if one does not import, the peer's column reads ``n/a``."""
+    missing: str = ""
+    """Why the peer's library is not part of the ``bench`` extra (said when it does not import)."""
 
 
 def _n_gates(n: int, depth: int) -> int:
@@ -295,32 +316,240 @@ def tensorcircuit_jax(n: int, depth: int, theta: np.ndarray, choices: np.ndarray
     return np.concatenate(out)[:S].astype(float)
 
 
+# ------------------------------------------------------- gate lists and one builder per library
+
+Gate = tuple[str, tuple[int, ...], "float | None"]
+"""``(name, wires, angle)``: ``RX``/``RY``/``RZ`` with their angle (R_P(θ) = exp(−iθP/2)), or
+``CZ``/``CNOT`` (control first) with angle ``None``."""
+
+AXES = ("RX", "RY", "RZ")
+
+
+def mcclean_gates(n: int, depth: int, angles: Sequence[float], choice: Sequence[int]) -> list[Gate]:
+    """McClean's circuit for one sample, in circuit order.  Slot ``k`` (θ_{1,1} is ``k = 0``) is
+    gate ``n + k // n * (2n − 1) + k % n``: trainable slot 0 is gate ``n``."""
+    gates: list[Gate] = [("RY", (j,), np.pi / 4) for j in range(n)]
+    for layer in range(depth):
+        for j in range(n):
+            k = layer * n + j
+            gates.append((AXES[choice[k]], (j,), float(angles[k])))
+        gates += [("CZ", (j, j + 1), None) for j in range(n - 1)]
+    return gates
+
+
+def qulacs_circuit(n: int, gates: list[Gate], parametric: Container[int] = ()):
+    """A qulacs ``ParametricQuantumCircuit`` of ``gates``; rotations whose index is in
+    ``parametric`` become parametric gates, numbered in gate order.
+
+    qulacs's ``RX``/``RY``/``RZ`` and its parametric rotations are exp(+iθP/2): fixed rotations
+    go in as ``RotX``/``RotY``/``RotZ`` (exp(−iθP/2)) and parametric ones with −θ, so a
+    parametric gate's qulacs parameter is −θ and ∂/∂θ is minus qulacs's derivative."""
+    from qulacs import ParametricQuantumCircuit
+
+    circuit = ParametricQuantumCircuit(n)
+    for i, (name, wires, angle) in enumerate(gates):
+        if angle is None:
+            getattr(circuit, f"add_{name}_gate")(*wires)
+        elif i in parametric:
+            getattr(circuit, f"add_parametric_{name}_gate")(wires[0], -angle)
+        else:
+            getattr(circuit, f"add_Rot{name[1]}_gate")(wires[0], angle)
+    return circuit
+
+
+def cirq_circuit(qubits, gates: list[Gate]):
+    """A cirq ``Circuit`` of ``gates`` on ``qubits`` (cirq's rx/ry/rz are exp(−iθP/2))."""
+    import cirq
+
+    make = {"RX": cirq.rx, "RY": cirq.ry, "RZ": cirq.rz}
+    fixed = {"CZ": cirq.CZ, "CNOT": cirq.CNOT}
+    ops = [
+        fixed[name](*(qubits[w] for w in wires)) if angle is None else make[name](angle)(qubits[wires[0]])
+        for name, wires, angle in gates
+    ]
+    return cirq.Circuit(ops)
+
+
+def qibo_circuit(n: int, gates: list[Gate], trainable: Container[int] = ()):
+    """A qibo ``Circuit`` of ``gates``; rotations whose index is in ``trainable`` are trainable
+    (``set_parameters`` order), the others fixed (qibo's RX/RY/RZ are exp(−iθP/2))."""
+    from qibo import Circuit, gates as qg
+
+    circuit = Circuit(n)
+    for i, (name, wires, angle) in enumerate(gates):
+        if angle is None:
+            circuit.add(getattr(qg, name)(*wires))
+        else:
+            circuit.add(getattr(qg, name)(wires[0], angle, trainable=i in trainable))
+    return circuit
+
+
+def _shift_difference(values: np.ndarray) -> np.ndarray:
+    """(E(θ₀ + π/2) − E(θ₀ − π/2)) / 2 from values laid out (S, 2) as [+shift, −shift]."""
+    values = np.asarray(values, dtype=float).reshape(-1, 2)
+    return (values[:, 0] - values[:, 1]) / 2
+
+
+SHIFTS = (np.pi / 2, -np.pi / 2)
+
+
+# --------------------------------------------------------------------------------- f. qulacs
+
+
+def qulacs_shift(n: int, depth: int, theta: np.ndarray, choices: np.ndarray) -> np.ndarray:
+    """qulacs (C++, complex128): parameter shift of slot 0, 2 ``update_quantum_state`` runs per
+    sample.  Per sample one ``ParametricQuantumCircuit`` whose only parametric gate is slot 0
+    (``set_parameter`` between the two runs), ⟨Z0Z1⟩ by ``Observable.get_expectation_value``.
+    Faster than ``ParametricQuantumCircuit.backprop`` for one parameter: backprop sweeps the
+    circuit forward twice and backward once with two states (≈ 2× the work here)."""
+    from qulacs import Observable, QuantumState
+
+    obs = Observable(n)
+    obs.add_operator(1.0, "Z 0 Z 1")
+    state = QuantumState(n)
+    values = np.empty((len(theta), 2))
+    for s in range(len(theta)):
+        circuit = qulacs_circuit(n, mcclean_gates(n, depth, theta[s], choices[s]), parametric=(n,))
+        for i, shift in enumerate(SHIFTS):
+            circuit.set_parameter(0, -(theta[s, 0] + shift))
+            state.set_zero_state()
+            circuit.update_quantum_state(state)
+            values[s, i] = obs.get_expectation_value(state)
+    return _shift_difference(values)
+
+
+# ----------------------------------------------------------------------------------- g. qsim
+
+
+def qsim_shift(n: int, depth: int, theta: np.ndarray, choices: np.ndarray) -> np.ndarray:
+    """qsim (``qsimcirq.QSimSimulator``, C++, single precision, ``cpu_threads`` = THREADS):
+    parameter shift of slot 0, 2 ``simulate_expectation_values`` runs per sample, each of a
+    Python-built cirq circuit with the angles as numbers; ⟨Z0Z1⟩ as a cirq ``PauliString``."""
+    import cirq
+    import qsimcirq
+
+    qubits = cirq.LineQubit.range(n)
+    sim = qsimcirq.QSimSimulator(qsimcirq.QSimOptions(cpu_threads=THREADS))
+    zz = cirq.Z(qubits[0]) * cirq.Z(qubits[1])
+    values = np.empty((len(theta), 2))
+    for s in range(len(theta)):
+        for i, shift in enumerate(SHIFTS):
+            angles = theta[s].astype(np.float64)
+            angles[0] += shift
+            circuit = cirq_circuit(qubits, mcclean_gates(n, depth, angles, choices[s]))
+            values[s, i] = sim.simulate_expectation_values(circuit, zz)[0].real
+    return _shift_difference(values)
+
+
+# -------------------------------------------------------------------------------- h. qibojit
+
+
+_QIBO_SET: tuple[int, str] | None = None
+
+
+def qibojit_backend(dtype: str = "complex64") -> None:
+    """qibo on its qibojit backend (numba kernels), THREADS threads, ``dtype`` states; set once
+    (each ``set_backend`` rebuilds the backend, ~3 ms, and logs a line)."""
+    global _QIBO_SET
+    if _QIBO_SET == (THREADS, dtype):
+        return
+    import qibo
+
+    qibo.set_backend("qibojit", platform="numba")
+    qibo.set_threads(THREADS)
+    qibo.set_dtype(dtype)
+    _QIBO_SET = (THREADS, dtype)
+
+
+def qibojit_shift(n: int, depth: int, theta: np.ndarray, choices: np.ndarray) -> np.ndarray:
+    """qibo with the qibojit backend (numba), complex64: parameter shift of slot 0, 2 circuit
+    executions per sample.  Per sample one qibo ``Circuit`` whose only trainable gate is slot 0
+    (``set_parameters`` between the two executions), ⟨Z0Z1⟩ by ``SymbolicHamiltonian``."""
+    from qibo.hamiltonians import SymbolicHamiltonian
+    from qibo.symbols import Z
+
+    qibojit_backend()
+    zz = SymbolicHamiltonian(Z(0) * Z(1), nqubits=n)
+    values = np.empty((len(theta), 2))
+    for s in range(len(theta)):
+        circuit = qibo_circuit(n, mcclean_gates(n, depth, theta[s], choices[s]), trainable=(n,))
+        for i, shift in enumerate(SHIFTS):
+            circuit.set_parameters([theta[s, 0] + shift])
+            values[s, i] = float(np.real(zz.expectation_from_state(circuit().state())))
+    return _shift_difference(values)
+
+
 PEERS: dict[str, Peer] = {
     "pl_loop": Peer(
         pennylane_loop,
         "complex128",
         "PennyLane default.qubit, loop over samples, qml.grad (backprop; parameter shift once "
         "the tape exceeds 256 MiB)",
+        requires=("pennylane",),
     ),
     "pl_broadcast": Peer(
         pennylane_broadcast,
         "complex128",
         "PennyLane default.qubit, parameter broadcasting, 2S shifted copies in one execution",
         max_samples=lambda n, depth: max(1, BROADCAST_BYTES // (2 * 2**n * 16 * 3)),
+        requires=("pennylane",),
     ),
     "lightning": Peer(
-        lightning_adjoint, "complex64", "PennyLane lightning.qubit, adjoint, loop over samples"
+        lightning_adjoint,
+        "complex64",
+        "PennyLane lightning.qubit, adjoint, loop over samples",
+        requires=("pennylane", "pennylane_lightning"),
     ),
-    "aer": Peer(aer_shift, "complex64", "qiskit-aer statevector single, 2S circuits in one run"),
+    "aer": Peer(
+        aer_shift,
+        "complex64",
+        "qiskit-aer statevector single, 2S circuits in one run",
+        requires=("qiskit", "qiskit_aer"),
+    ),
     "tensorcircuit": Peer(
         tensorcircuit_jax,
         "complex64",
         "TensorCircuit-NG (JAX), jit+vmap of value_and_grad, scan over layers",
         granule=_tc_chunk,
         compiles=True,
+        requires=("tensorcircuit", "jax"),
+    ),
+    "qulacs": Peer(
+        qulacs_shift,
+        "complex128",
+        "qulacs, parameter shift (2 update_quantum_state runs per sample), loop over samples",
+        requires=("qulacs",),
+    ),
+    "qsim": Peer(
+        qsim_shift,
+        "complex64",
+        "qsim (qsimcirq), parameter shift (2 simulate_expectation_values runs per sample), "
+        "loop over samples",
+        requires=("cirq", "qsimcirq"),
+        missing=QSIM_MISSING,
+    ),
+    "qibojit": Peer(
+        qibojit_shift,
+        "complex64",
+        "qibo + qibojit (numba), parameter shift (2 circuit executions per sample), loop over samples",
+        requires=("qibo", "qibojit"),
+        missing=QIBOJIT_MISSING,
     ),
 }
 """Peers by name, in table order."""
+
+
+def unavailable(name: str, registry: dict[str, Peer] | None = None) -> str:
+    """Why peer ``name`` of ``registry`` (default :data:`PEERS`) cannot run in this environment,
+    or '' when it can."""
+    peer = (PEERS if registry is None else registry)[name]
+    for module in peer.requires:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - any import failure disables the peer
+            why = f"{module} does not import ({type(exc).__name__}: {exc})"
+            return f"{why}; {peer.missing}" if peer.missing else why
+    return ""
 
 
 def versions() -> dict[str, str]:
@@ -336,6 +565,11 @@ def versions() -> dict[str, str]:
         ("tensorcircuit", "tensorcircuit-ng"),
         ("jax", "jax"),
         ("jaxlib", "jaxlib"),
+        ("qulacs", "qulacs"),
+        ("cirq", "cirq-core"),
+        ("qsimcirq", "qsimcirq"),
+        ("qibo", "qibo"),
+        ("qibojit", "qibojit"),
     ):
         try:
             __import__(module)

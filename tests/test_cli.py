@@ -282,9 +282,9 @@ def test_output_file_permissions_follow_the_umask(tmp_path):
 
 def test_compile_leaves_every_engine_kernel_in_the_numba_cache():
     """``qnnscope compile`` (run by setup) compiles each kernel the engine calls from Python (the
-    lane kernel for n ≤ 8, the strided one above, the noisy one) in both dtypes, and leaves their
+    lane kernel for n ≤ 8, the strided one above, the adjoint sweep, the noisy one) in both dtypes, and leaves their
     on-disk cache indices, so that a study's first jobs load them instead of compiling."""
-    entry = {"kernels": ["evolve", "evolve_lanes"], "noise": ["_evolve_kernel"]}
+    entry = {"kernels": ["evolve", "evolve_lanes", "adjoint_sweep"], "noise": ["_evolve_kernel"]}
     script = ("from qnnscope.cli import main; from qnnscope.sim import kernels, noise; main(['compile']); "
               "modules = {'kernels': kernels, 'noise': noise}; "
               f"print({{m: [len(getattr(modules[m], f).signatures) for f in fs] for m, fs in {entry!r}.items()}})")

@@ -102,14 +102,14 @@ def test_a_point_larger_than_the_machines_memory_is_refused_before_any_work():
 
 def test_a_jobs_memory_limit_replaces_the_machines(monkeypatch):
     """With ``resources.max_mem_mb`` (a cluster node's memory) the limit is the job's: n = 22 in
-    complex64 needs about 4 GiB of engine state, so it is refused under 2000 MB, naming the key and
+    complex64 needs about 2.7 GiB (states, observable, process), so it is refused under 2000 MB, naming the key and
     the largest n that fits, and accepted under 64000 MB."""
     from qnnscope.gradients.vqc import MEMORY_ENV, peak_memory
 
     point = GradientPoint("hea", 22, 2)
     monkeypatch.setenv(MEMORY_ENV, "2000")
     fits = max(n for n in range(1, 22) if peak_memory(GradientPoint("hea", n, 1), 1000) <= 2000 * 2**20)
-    with pytest.raises(ValueError, match=rf"^x\.qubits: n = 22 needs about 4\.0 GiB \(complex64\), more than a "
+    with pytest.raises(ValueError, match=rf"^x\.qubits: n = 22 needs about 2\.7 GiB \(complex64\), more than a "
                                          rf"job's 2\.0 GiB \(resources.max_mem_mb\); allowed: n <= {fits}$"):
         validate(point, 1000, prefix="x.")
     monkeypatch.setenv(MEMORY_ENV, "64000")

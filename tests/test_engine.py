@@ -28,7 +28,7 @@ def test_mcclean_fuses_preamble_and_applies_each_cz_ladder_as_one_diagonal():
     assert all(len(s.factors) == 2 for s in steps[:4])  # RY(π/4) · R_P(θ) fused
     bits = (np.arange(16)[:, None] >> np.arange(3, -1, -1)) & 1
     ladder = np.prod([1 - 2 * (bits[:, j] & bits[:, j + 1]) for j in range(3)], axis=0)
-    np.testing.assert_array_equal(steps[4].diag, ladder)
+    np.testing.assert_array_equal(steps[4].vector(4), ladder)
 
 
 def test_alternating_applies_each_sublayer_of_czs_as_one_diagonal():
@@ -133,4 +133,4 @@ def test_adjacent_cz_ladders_of_an_identity_block_cancel_in_the_merged_diagonal(
     steps = compile_plan(build("mcclean", 4, 2, identity_block=1)).steps
     diagonals = [s for s in steps if isinstance(s, Diagonal)]
     assert len(diagonals) == 1
-    np.testing.assert_array_equal(diagonals[0].diag, np.ones(16))
+    np.testing.assert_array_equal(diagonals[0].vector(4), np.ones(16))

@@ -64,9 +64,36 @@ def circuit(kind: str, n_qubits: int, depth: int, entangler: str = "cnot") -> Ci
     return Circuit(n, tuple(ops), slot, name=f"{kind}_{entangler}")
 
 
+class _KernelZ(torch.autograd.Function):
+    """⟨Z_q⟩ of every final state on the engine's CPU kernel, with the backward pass by the
+    kernel's adjoint sweep: for an upstream gradient g (B, n) the sweep differentiates
+    ⟨ψ|Σ_q g_q Z_q|ψ⟩, i.e. λ = (Σ_q g_q Z_q) ψ.  A backward pass that must itself be
+    differentiable (Hessians: ``create_graph=True``) differentiates the torch path instead."""
+
+    @staticmethod
+    def forward(ctx, theta, layer):
+        psi = engine.states(layer.circuit, theta.detach(), dtype=layer.dtype)
+        ctx.save_for_backward(theta)
+        ctx.layer, ctx.psi = layer, psi
+        return layer.z_of(psi).to(theta.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (theta,) = ctx.saved_tensors
+        layer = ctx.layer
+        if torch.is_grad_enabled():
+            with torch.enable_grad():
+                z = layer.torch_z(theta)
+                return torch.autograd.grad(z, theta, grad.to(z.dtype), create_graph=True)[0], None
+        weights = grad.to(ctx.psi.real.dtype) @ layer.signs.to(ctx.psi.real.dtype).T  # (B, 2^n)
+        g = engine.vector_jacobian(layer.circuit, theta.detach(), weights * ctx.psi, ctx.psi, dtype=layer.dtype)
+        return g.to(theta.dtype), None
+
+
 class QuantumLayer(nn.Module):
     """z = (⟨Z_0⟩, …, ⟨Z_{n−1}⟩) of the circuit with encoding angles φ (B, n) and trainable weights,
-    simulated by the engine (differentiable through its torch path)."""
+    simulated by the engine: on CPU its kernel, differentiated by the kernel's adjoint sweep
+    (:class:`_KernelZ`), elsewhere (and for higher derivatives) its torch path under autograd."""
 
     def __init__(self, kind: str, n_qubits: int, depth: int, entangler: str, dtype: str):
         super().__init__()
@@ -80,9 +107,22 @@ class QuantumLayer(nn.Module):
     def n_qubits(self) -> int:
         return self.circuit.n_qubits
 
-    def _z(self, theta: torch.Tensor) -> torch.Tensor:
-        psi = engine.states(self.circuit, theta, dtype=self.dtype, kernel=False)
+    def z_of(self, psi: torch.Tensor) -> torch.Tensor:
+        """⟨Z_q⟩ (B, n) of states (B, 2^n)."""
         return torch.view_as_real(psi).square().sum(-1) @ self.signs.to(psi.real.dtype)
+
+    def torch_z(self, theta: torch.Tensor) -> torch.Tensor:
+        """⟨Z_q⟩ through the engine's torch path (differentiable to any order)."""
+        return self.z_of(engine.states(self.circuit, theta, dtype=self.dtype, kernel=False))
+
+    def _z(self, theta: torch.Tensor) -> torch.Tensor:
+        from torch._C._functorch import is_functorch_wrapped_tensor
+
+        if theta.device.type != "cpu" or is_functorch_wrapped_tensor(theta):  # vmap/grad transforms: torch ops
+            return self.torch_z(theta)
+        if theta.requires_grad and torch.is_grad_enabled():
+            return _KernelZ.apply(theta, self)
+        return self.z_of(engine.states(self.circuit, theta, dtype=self.dtype))
 
     def forward(self, phi: torch.Tensor) -> torch.Tensor:
         theta = torch.cat([phi, self.weights.to(phi.dtype).expand(len(phi), -1)], 1)

@@ -17,10 +17,12 @@ circuit structure at once and keeps the working set in cache:
 
 Gradients: parameter shift for chosen parameters (all shifted copies in one batch), forward-mode
 tangents for a few parameters (one extra state per parameter — the cheapest exact way to get the
-cost and a few derivatives), adjoint differentiation for all parameters at constant memory, and
-torch autograd through :func:`expectation` when ``theta`` requires grad (for training).
+cost and a few derivatives), adjoint differentiation for all parameters at constant memory (on
+CPU the backward sweep runs in the compiled kernel, :func:`kernels.adjoint_sweep`; also as
+:func:`vector_jacobian` for per-sample observables), and torch autograd through
+:func:`expectation` when ``theta`` requires grad.  How it all fits: ``docs/engine.md``.
 
-Validation (``tests/test_engine.py``): states, costs and gradients against an explicit
+Validation (``tests/test_engine.py``, ``tests/test_kernel_adjoint.py``): states, costs and gradients against an explicit
 dense-matrix oracle, PennyLane and qiskit-aer to 1e−10 in complex128; kernel = torch path;
 adjoint = parameter shift = tangent = autograd; the exact variances of Cerezo et al. 2021 and
 McClean et al. 2018.
@@ -69,11 +71,12 @@ class Compiled:
     device: torch.device
     dtype: torch.dtype
     gate_steps: list[int]  # plan step index of each single-qubit step (= coefficient column)
-    single_rotation: torch.Tensor  # per gate step: rotation position of its first factor (0 if fixed)
-    diags: dict[int, torch.Tensor]
-    perms: dict[int, torch.Tensor]
-    inv_perms: dict[int, torch.Tensor]
+    factor_index: dict[int, int]  # op index of every step factor -> its place in [rotations, fixed, I]
+    fixed: torch.Tensor  # (n_fixed + 1, 2, 2): the fixed factors' matrices, then the identity
+    chain: list[torch.Tensor]  # per chain position l: every step's l-th factor (identity past its end)
+    vectors: dict  # the torch path's sign and index vectors, per distinct CZ/CNOT set, on first use
     program: Program | None  # CPU kernel program
+    backward: tuple | None  # CPU adjoint sweep: (inverted rows, moment column per single-qubit step)
     fixed_axis: torch.Tensor  # (n_rot,) Pauli axis of fixed-axis rotations, −1 for RP
     rot_slot: torch.Tensor  # (n_rot,) trainable slot, −1 for fixed angle
     rot_angle: torch.Tensor  # (n_rot,) fixed angle, or the offset b of a trainable a·θ + b
@@ -84,42 +87,60 @@ class Compiled:
     def n(self) -> int:
         return self.plan.circuit.n_qubits
 
+    def diag_vector(self, k: int) -> torch.Tensor:
+        """(2^n, 1) signs of Diagonal step ``k`` (shared by every step with the same CZs)."""
+        step = self.plan.steps[k]
+        if step not in self.vectors:
+            self.vectors[step] = torch.as_tensor(step.vector(self.n), dtype=REAL[self.dtype], device=self.device)[:, None]
+        return self.vectors[step]
+
+    def perm_vector(self, k: int, inverse: bool = False) -> torch.Tensor:
+        """(2^n,) gather index of Permutation step ``k`` (or of its inverse)."""
+        step = self.plan.steps[k]
+        step = step.inverse() if inverse else step
+        if step not in self.vectors:
+            self.vectors[step] = torch.as_tensor(step.perm(self.n), device=self.device)
+        return self.vectors[step]
+
 
 _CACHE: dict[tuple, Compiled] = {}
+_BY_ID: dict[tuple, tuple[Circuit, Compiled]] = {}  # the same, by the circuit object's identity
 
 
 def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype="complex64") -> Compiled:
     """Compile ``circuit`` for ``device``/``dtype`` once; later calls return the cached plan."""
     dev, cdt = torch.device(device), resolve_dtype(dtype)
+    fast = (id(circuit), str(dev), cdt)  # hashing a deep circuit costs more than a small chunk's work
+    if fast in _BY_ID and _BY_ID[fast][0] is circuit:
+        return _BY_ID[fast][1]
     key = (circuit, str(dev), cdt)
-    if key in _CACHE:
+    if key in _CACHE:  # an equal circuit built again
+        _BY_ID[fast] = (circuit, _CACHE[key])
         return _CACHE[key]
     plan = compile_plan(circuit)
     rdt = REAL[cdt]
-    diags, perms, inv = {}, {}, {}
-    for k, step in enumerate(plan.steps):
-        if isinstance(step, Diagonal):
-            diags[k] = torch.as_tensor(step.diag, dtype=rdt, device=dev).unsqueeze(1)
-        elif not isinstance(step, OneQubit):
-            perms[k] = torch.as_tensor(step.perm, device=dev)
-            inv[k] = torch.as_tensor(np.argsort(step.perm), device=dev)
-    program = None
-    if dev.type == "cpu":
-        program = lower(plan, rotate_layout=circuit.n_qubits > LANE_QUBITS)
-        program.diags = program.diags.astype(np.float32 if cdt == torch.complex64 else np.float64)
+    program = lower(plan, rotate_layout=circuit.n_qubits > LANE_QUBITS) if dev.type == "cpu" else None
     rots = [plan.circuit.ops[i] for i in plan.rotations]
     gate_steps = [k for k, s in enumerate(plan.steps) if isinstance(s, OneQubit)]
-    first = [plan.rot_pos.get(plan.steps[k].factors[0], 0) for k in gate_steps]
+    fixed = sorted({i for k in gate_steps for i in plan.steps[k].factors if i not in plan.rot_pos})
+    factor_index = dict(plan.rot_pos)
+    factor_index.update({i: len(rots) + j for j, i in enumerate(fixed)})
+    identity = len(rots) + len(fixed)
+    longest = max((len(plan.steps[k].factors) for k in gate_steps), default=0)
+    chain = [[factor_index[plan.steps[k].factors[pos]] if pos < len(plan.steps[k].factors) else identity
+              for k in gate_steps] for pos in range(longest)]
     compiled = Compiled(
         plan=plan,
         device=dev,
         dtype=cdt,
         gate_steps=gate_steps,
-        single_rotation=torch.tensor(first, dtype=torch.long, device=dev),
-        diags=diags,
-        perms=perms,
-        inv_perms=inv,
+        factor_index=factor_index,
+        fixed=torch.stack([torch.as_tensor(matrix(plan.circuit.ops[i]), dtype=cdt, device=dev) for i in fixed]
+                          + [torch.eye(2, dtype=cdt, device=dev)]),
+        chain=[torch.tensor(level, dtype=torch.long, device=dev) for level in chain],
+        vectors={},
         program=program,
+        backward=None,
         fixed_axis=torch.tensor([AXIS.get(op.gate, -1) for op in rots], dtype=torch.long, device=dev),
         rot_slot=torch.tensor([-1 if op.param is None else op.param for op in rots], dtype=torch.long, device=dev),
         rot_angle=torch.tensor([op.offset if op.is_trainable else op.angle for op in rots], dtype=rdt, device=dev),
@@ -127,6 +148,7 @@ def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype=
         rot_choice=torch.tensor([-1 if op.choice is None else op.choice for op in rots], dtype=torch.long, device=dev),
     )
     _CACHE[key] = compiled
+    _BY_ID[fast] = (circuit, compiled)
     return compiled
 
 
@@ -157,29 +179,23 @@ def rotation_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, o
     return torch.complex(real, imag).to(c.dtype).reshape(*angles.shape, 2, 2)
 
 
-def gate_factor(c: Compiled, rot: torch.Tensor, i: int) -> torch.Tensor:
-    """Per-sample matrix (S, 2, 2) of op ``i`` (a rotation or a fixed gate)."""
-    if i in c.plan.rot_pos:
-        return rot[:, c.plan.rot_pos[i]]
-    gate = torch.as_tensor(matrix(c.plan.circuit.ops[i]), dtype=c.dtype, device=c.device)
-    return gate.expand(rot.shape[0], 2, 2)
+def factor_matrices(c: Compiled, rot: torch.Tensor) -> torch.Tensor:
+    """(S, n_rot + n_fixed + 1, 2, 2): every step factor's matrix per sample, indexed by
+    ``c.factor_index`` (the last one is the identity)."""
+    return torch.cat([rot, c.fixed.expand(rot.shape[0], -1, 2, 2)], 1)
 
 
 def step_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, offsets=None, rot=None) -> torch.Tensor:
-    """(S, n_gate_steps, 2, 2): the fused matrix of every single-qubit step, per sample; steps
-    made of one rotation are gathered in one indexing op, longer chains multiplied out."""
+    """(S, n_gate_steps, 2, 2): the fused matrix of every single-qubit step, per sample, by one
+    batched product per chain position."""
     if rot is None:
         rot = rotation_matrices(c, theta, choices, offsets)
-    mats = rot[:, c.single_rotation]
-    for j, k in enumerate(c.gate_steps):
-        factors = c.plan.steps[k].factors
-        if len(factors) == 1 and factors[0] in c.plan.rot_pos:
-            continue
-        m = None
-        for i in factors:
-            f = gate_factor(c, rot, i)
-            m = f if m is None else f @ m
-        mats[:, j] = m
+    if not c.chain:
+        return rot.new_zeros(rot.shape[0], 0, 2, 2)
+    factors = factor_matrices(c, rot)
+    mats = factors[:, c.chain[0]]
+    for level in c.chain[1:]:
+        mats = factors[:, level] @ mats
     return mats
 
 
@@ -215,9 +231,9 @@ def _run_torch(c: Compiled, mats: torch.Tensor, psi: torch.Tensor, functional: b
             buf, psi = (None if functional else psi), new
             col += 1
         elif isinstance(step, Diagonal):
-            psi = psi * c.diags[k] if functional else psi.mul_(c.diags[k])
+            psi = psi * c.diag_vector(k) if functional else psi.mul_(c.diag_vector(k))
         else:
-            psi = psi[c.perms[k]]
+            psi = psi[c.perm_vector(k)]
     return psi
 
 
@@ -232,10 +248,10 @@ def _kernel(c: Compiled, psi: torch.Tensor, coef: np.ndarray, rows: np.ndarray) 
     p = c.program
     if c.n <= LANE_QUBITS:
         re, im = _planar(psi.T)
-        kernels.evolve_lanes(re, im, np.ascontiguousarray(coef.transpose(1, 2, 0)), rows, p.diags, p.perms, c.n)
+        kernels.evolve_lanes(re, im, np.ascontiguousarray(coef.transpose(1, 2, 0)), rows, p.dterms, p.ddesc, p.dsign, p.ptables, c.n)
         return torch.complex(torch.from_numpy(re), torch.from_numpy(im)).T
     re, im = _planar(psi)
-    kernels.evolve(re, im, coef, rows, p.diags, p.perms, c.n)
+    kernels.evolve(re, im, coef, rows, p.dterms, p.ddesc, p.dsign, p.ptables, c.n)
     return torch.complex(torch.from_numpy(re), torch.from_numpy(im))
 
 
@@ -276,12 +292,14 @@ class _Obs:
     """An observable's engine tensors: gather indices and coefficient vectors, batch-first."""
 
     def __init__(self, obs: Observable, c: Compiled):
-        idx = torch.arange(2**obs.n_qubits, device=c.device)
+        groups = observable_groups(obs)
+        idx = torch.arange(2**obs.n_qubits, device=c.device) if any(groups) else None
         self.groups = []
-        for mask, vec in observable_groups(obs).items():
+        for mask in list(groups):
+            vec = groups.pop(mask)  # release each host vector once it is on the device
             if not np.any(vec):
                 continue
-            real = np.allclose(vec.imag, 0)
+            real = not np.iscomplexobj(vec) or not np.any(vec.imag)
             t = torch.as_tensor(vec.real if real else vec, device=c.device)
             self.groups.append((None if mask == 0 else idx ^ mask, t.to(REAL[c.dtype] if real else c.dtype)))
         self.diagonal = len(self.groups) == 1 and self.groups[0][0] is None and not self.groups[0][1].is_complex()
@@ -383,25 +401,59 @@ def param_shift(circuit: Circuit, observable: Observable, theta, choices, params
     return values[0], grads
 
 
-def generators(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, slots=None, rot=None) -> dict[int, list[tuple[int, torch.Tensor]]]:
-    """Per single-qubit step k: (slot, G) for each trainable factor (of ``slots``, default all),
-    G = A P A† with A the factors after it in the step, so ∂(step output)/∂θ = (−i/2) G · output."""
-    wanted = set(range(c.plan.circuit.n_params) if slots is None else slots)
-    if rot is None:
-        rot = rotation_matrices(c, theta, choices)
-    pauli = _PAULI.to(device=c.device, dtype=c.dtype)[_rotation_axes(c, choices)]
-    ops = c.plan.circuit.ops
-    gens: dict[int, list[tuple[int, torch.Tensor]]] = {}
+def _generator_layout(c: Compiled, wanted: tuple[int, ...]) -> tuple:
+    """Per trainable factor of the slots ``wanted``: its plan step, slot, scale, rotation
+    position, and per level l the :func:`factor_matrices` index of the factor l places after it
+    in its step (the identity past the step's end); cached per slot set."""
+    key = ("generators", wanted)
+    if key in c.vectors:
+        return c.vectors[key]
+    ops, identity, chosen = c.plan.circuit.ops, len(c.fixed) - 1 + len(c.plan.rotations), set(wanted)
+    rows = []
     for k in c.gate_steps:
         factors = c.plan.steps[k].factors
         for pos, i in enumerate(factors):
-            if ops[i].param not in wanted:
-                continue
-            g = pauli[:, c.plan.rot_pos[i]] * ops[i].scale  # ∂φ/∂θ = a
-            for later in factors[pos + 1 :]:
-                f = gate_factor(c, rot, later)
-                g = f @ g @ f.conj().transpose(-1, -2)
-            gens.setdefault(k, []).append((ops[i].param, g))
+            if ops[i].param in chosen:
+                rows.append((k, ops[i].param, ops[i].scale, c.plan.rot_pos[i],
+                             [c.factor_index[j] for j in factors[pos + 1:]]))
+    depth = max((len(r[4]) for r in rows), default=0)
+    later = [[r[4][level] if level < len(r[4]) else identity for r in rows] for level in range(depth)]
+    layout = (
+        [r[0] for r in rows],
+        torch.tensor([r[1] for r in rows], dtype=torch.long, device=c.device),
+        torch.tensor([r[2] for r in rows], dtype=REAL[c.dtype], device=c.device),
+        torch.tensor([r[3] for r in rows], dtype=torch.long, device=c.device),
+        [torch.tensor(level, dtype=torch.long, device=c.device) for level in later],
+    )
+    c.vectors[key] = layout
+    return layout
+
+
+def generator_stack(c: Compiled, choices: torch.Tensor, rot: torch.Tensor, slots=None):
+    """Every trainable factor's generator moved to its step's output, in one batch:
+    (plan step per factor, slot per factor, G (S, T, 2, 2)), G = a · A P A† with A the factors
+    after it in its step and a its scale, so ∂(step output)/∂θ_slot = (−i/2) G · output."""
+    wanted = tuple(range(c.plan.circuit.n_params)) if slots is None else tuple(sorted(set(slots)))
+    steps, slot, scale, rot_pos, later = _generator_layout(c, wanted)
+    pauli = _PAULI.to(device=c.device, dtype=c.dtype)[_rotation_axes(c, choices)[:, rot_pos]]
+    g = pauli * scale[:, None, None].to(c.dtype)
+    if later:
+        mats = factor_matrices(c, rot)
+        for index in later:
+            f = mats[:, index]
+            g = f @ g @ f.conj().transpose(-1, -2)
+    return steps, slot, g
+
+
+def generators(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, slots=None, rot=None) -> dict[int, list[tuple[int, torch.Tensor]]]:
+    """Per single-qubit step k: (slot, G) for each trainable factor (of ``slots``, default all),
+    as :func:`generator_stack` computes them."""
+    if rot is None:
+        rot = rotation_matrices(c, theta, choices)
+    steps, slot, g = generator_stack(c, choices, rot, slots)
+    gens: dict[int, list[tuple[int, torch.Tensor]]] = {}
+    for t, (k, p) in enumerate(zip(steps, slot.tolist())):
+        gens.setdefault(k, []).append((p, g[:, t]))
     return gens
 
 
@@ -451,10 +503,79 @@ def tangent(circuit: Circuit, observable: Observable, theta, choices, params, dt
     return costs, grads
 
 
-def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, device="cpu", dtype="complex64"):
+def _backward_program(c: Compiled) -> tuple[np.ndarray, np.ndarray]:
+    """The CPU kernel's inverted program, cut after the first step with a trainable factor, and
+    per single-qubit step its moment column (−1 where it has no trainable factor)."""
+    if c.backward is not None:
+        return c.backward
+    prog, n, ops = c.program, c.n, c.plan.circuit.ops
+    trainable = [any(ops[i].is_trainable for i in c.plan.steps[k].factors) for k in c.gate_steps]
+    moment = np.full(len(c.gate_steps), -1, dtype=np.int64)
+    columns = [j for j, t in enumerate(trainable) if t]
+    moment[columns] = np.arange(len(columns))
+    rows = []
+    for kind, a, b in prog.rows[::-1]:
+        if kind == kernels.PERM:
+            rows.append((kind, b, a))
+        elif kind == kernels.ROTATE:
+            rows.append((kind, n - a, 0))
+        else:
+            rows.append((kind, a, b))
+    last = [r for r, (kind, _, b) in enumerate(rows) if kind == kernels.GATE and moment[b] >= 0]
+    rows = rows[: last[-1] + 1] if last else []
+    c.backward = (np.asarray(rows, dtype=np.int64).reshape(-1, 3), moment)
+    return c.backward
+
+
+def _sweep(c: Compiled, choices: torch.Tensor, rot: torch.Tensor, mats: torch.Tensor, psi: torch.Tensor,
+           lam: torch.Tensor) -> torch.Tensor:
+    """∂⟨ψ|O|ψ⟩/∂θ (S, n_params) float64 from final states ψ and λ = Oψ (S, 2^n), by the CPU
+    kernel's backward sweep (:func:`kernels.adjoint_sweep`); ``mats`` are the step matrices."""
+    rows, moment = _backward_program(c)
+    grads = torch.zeros(psi.shape[0], c.plan.circuit.n_params, dtype=torch.float64)
+    if not len(rows):
+        return grads
+    out = np.zeros((psi.shape[0], int(moment.max()) + 1, 8))
+    (re, im), (lre, lim) = _planar(psi), _planar(lam)
+    coef = kernel_coefficients(mats.conj().transpose(-1, -2))
+    p = c.program
+    kernels.adjoint_sweep(re, im, lre, lim, coef, moment, rows, p.dterms, p.ddesc, p.dsign, p.ptables, c.n, out)
+    steps, slot, g = generator_stack(c, choices, rot)
+    column = torch.as_tensor(moment[[c.program.column[k] for k in steps]])
+    m = torch.view_as_complex(torch.from_numpy(out).reshape(*out.shape[:2], 4, 2))[:, column]
+    values = (g.reshape(*g.shape[:2], 4).to(torch.complex128) * m).sum(-1).imag
+    return grads.index_add_(1, slot, values)
+
+
+def vector_jacobian(circuit: Circuit, theta, lam, psi=None, choices=None, dtype="complex64") -> torch.Tensor:
+    """Σ_s ∂⟨ψ_s|O_s|ψ_s⟩/∂θ_s for per-sample observables given only through λ_s = O_s ψ_s (S, 2^n)
+    at the final states ψ (recomputed when not given): the backward pass of any loss built from
+    the final states (e.g. weighted ⟨Z_q⟩ outputs of a layer), on the CPU kernel.  Returns
+    (S, n_params) in the real dtype."""
+    c = compile_circuit(circuit, "cpu", dtype)
+    theta, choices = as_tensors(c, theta, choices)
+    rot = rotation_matrices(c, theta, choices)
+    mats = step_matrices(c, theta, choices, rot=rot)
+    psi = final_states(c, mats) if psi is None else psi.to(c.dtype)
+    return _sweep(c, choices, rot, mats, psi, lam.to(c.dtype)).to(REAL[c.dtype])
+
+
+def _adjoint_kernel(c: Compiled, obs: _Obs, theta: torch.Tensor, choices: torch.Tensor):
+    """Costs and all gradients of one chunk on the CPU kernel."""
+    rot = rotation_matrices(c, theta, choices)
+    mats = step_matrices(c, theta, choices, rot=rot)
+    psi = final_states(c, mats)
+    lam = obs.apply(psi)
+    costs = (psi.conj() * lam).sum(1).real
+    return costs, _sweep(c, choices, rot, mats, psi, lam).to(REAL[c.dtype])
+
+
+def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, device="cpu", dtype="complex64",
+            kernel: bool = True):
     """Costs (S,) and the full gradient (S, n_params) by adjoint differentiation: memory is two
-    states per sample whatever the depth (the forward state is un-computed step by step
-    alongside the back-propagated λ = U†…O ψ)."""
+    states per sample whatever the depth (the forward state is un-computed gate by gate
+    alongside the back-propagated λ = U†…O ψ).  On CPU the backward sweep runs in the compiled
+    kernel, one sample per core; on CUDA (or ``kernel=False``) as batched torch operations."""
     c = compile_circuit(circuit, device, dtype)
     theta, choices = as_tensors(c, theta, choices)
     obs = _Obs(observable, c)
@@ -464,11 +585,14 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
     size = chunk_size(c, 4)
     for s in range(0, S, size):
         sl = slice(s, s + size)
+        if c.program is not None and kernel:
+            costs[sl], grads[sl] = _adjoint_kernel(c, obs, theta[sl], choices[sl])
+            continue
         b = theta[sl].shape[0]
         rot = rotation_matrices(c, theta[sl], choices[sl])
         mats = step_matrices(c, theta[sl], choices[sl], rot=rot)
         gens = generators(c, theta[sl], choices[sl], rot=rot)
-        psi = final_states(c, mats)
+        psi = final_states(c, mats, functional=c.program is None or not kernel)
         lam = obs.apply(psi)
         costs[sl] = (psi.conj() * lam).sum(1).real
         psi, lam = psi.T.contiguous(), lam.T.contiguous()
@@ -489,10 +613,11 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
                 psi, buf = apply_1q(psi, inv, step.wire, n, buf), psi
                 lam, lbuf = apply_1q(lam, inv, step.wire, n, lbuf), lam
             elif isinstance(step, Diagonal):
-                psi.mul_(c.diags[k])
-                lam.mul_(c.diags[k])
+                psi.mul_(c.diag_vector(k))
+                lam.mul_(c.diag_vector(k))
             else:
-                psi, lam = psi[c.inv_perms[k]], lam[c.inv_perms[k]]
+                inverse = c.perm_vector(k, inverse=True)
+                psi, lam = psi[inverse], lam[inverse]
     return costs, grads
 
 
@@ -508,9 +633,9 @@ def work_estimate(circuit: Circuit, n_samples: int, n_evolutions: int = 2, dtype
     return {"bytes": float(2 * amps * item * (gates + others)), "flops": float(16 * amps * gates)}
 
 
-PLAN_INDEX_TABLES = 2
-"""(2^n × n) int64 index tables a compiled plan builds (the plan's bit table and the layout's
-logical index); :func:`peak_bytes` counts them."""
+OBSERVABLE_BYTES = 32
+"""Bytes per basis state of the observable's vectors while they are built (complex128 groups, their
+device copy and the gather index); the compiled plan itself holds no array over basis states."""
 STATES_PER_SAMPLE = 4
 """Full states per sample the engine holds at once at worst (ψ, λ and two work buffers of the
 adjoint sweep); measured peaks at n = 18–20 sit below this count."""
@@ -520,9 +645,8 @@ PROCESS_BYTES = 600 * 2**20
 
 def peak_bytes(n_qubits: int, batch: int, dtype: str = "complex64", density: bool = False) -> int:
     """Upper estimate of a job's peak memory for ``batch`` samples of an ``n_qubits`` circuit at
-    once (density matrices hold 4^n amplitudes): states, the plan's index tables and the
+    once (density matrices hold 4^n amplitudes): states, the observable's vectors and the
     process itself.  Validation compares it with the memory there is before any job runs."""
     item = 8 if dtype == "complex64" else 16
     amplitudes = 4**n_qubits if density else 2**n_qubits
-    tables = PLAN_INDEX_TABLES * n_qubits * 2**n_qubits * 8
-    return PROCESS_BYTES + tables + STATES_PER_SAMPLE * batch * amplitudes * item
+    return PROCESS_BYTES + OBSERVABLE_BYTES * 2**n_qubits + STATES_PER_SAMPLE * batch * amplitudes * item

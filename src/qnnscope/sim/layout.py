@@ -3,7 +3,15 @@
 ``pos[w]`` is the bit position (0 = most significant) at which logical wire ``w`` currently
 sits.  A gate whose wire has a short contiguous run (half-stride below ``HALF_MIN``) is preceded
 by a rotation by ``n // 2`` positions when that lengthens the run; diagonals and permutations are
-re-indexed for the layout they meet, and a last rotation restores the logical layout.
+expressed in the physical bit positions of the layout they meet, and a last rotation restores
+the logical layout.
+
+No table over the 2^n basis states is built (the plan's memory is independent of the state's):
+
+* a CZ product is its sign (−1)^(Σ x_a x_b), evaluated as the parity of ⊕_d (x ∧ (x ≫ d) ∧ m_d)
+  with one (shift d, mask m_d) term per distinct distance between paired bits;
+* a CNOT product is a GF(2)-linear map of the index bits, x ↦ Mx, evaluated by four 256-entry
+  lookup tables, one per byte of the index (n ≤ 32).
 """
 
 from __future__ import annotations
@@ -12,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qnnscope.sim.kernels import DIAG, GATE, PERM, ROTATE
-from qnnscope.sim.plan import Diagonal, OneQubit, Plan, _bits
+from qnnscope.sim.kernels import BLOCK, CROSS_MAX, DIAG, GATE, PERM, ROTATE, sign_table
+from qnnscope.sim.plan import Diagonal, OneQubit, Permutation, Plan
 
 HALF_MIN = 64
 """Shortest contiguous run (amplitudes) a gate may meet before a rotation is inserted; for large
@@ -26,31 +34,64 @@ class Program:
     applies it and the physical wire it meets there."""
 
     rows: np.ndarray  # (R, 3) int64
-    diags: np.ndarray  # (n_diag, 2^n) real
-    perms: np.ndarray  # (n_perm, 2^n) int64
+    dterms: np.ndarray  # (K, 2) int64: (shift, mask) terms of the CZ rows
+    ddesc: np.ndarray  # (D, 4 + CROSS_MAX) int64: per CZ row (first term, count, table offset, cross bits, positions)
+    dsign: np.ndarray  # float64: the CZ rows' block tables (kernels.sign_table), one after another
+    ptables: np.ndarray  # (P, 4, 256) int64: byte tables of the CNOT rows and of their inverses
     column: dict[int, int]
     gate_row: dict[int, int]
     phys_wire: dict[int, int]
 
 
-def _logical_index(pos: list[int], n: int, bits: np.ndarray) -> np.ndarray:
-    """x_of_p: the logical basis index stored at each physical index under layout ``pos``."""
-    weights = 1 << (n - 1 - np.arange(n))
-    return (bits[:, pos] * weights).sum(1)
+MAX_QUBITS = 32
+"""Four byte tables cover the index."""
+
+
+def sign_terms(pairs, bit: dict[int, int]) -> list[tuple[int, int]]:
+    """(shift d, mask m) terms with parity(⊕ x ∧ (x ≫ d) ∧ m) = Σ x_a x_b over CZ ``pairs``;
+    ``bit[w]`` is wire w's bit position counted from the least significant bit.  A repeated
+    pair cancels (masks combine by XOR)."""
+    masks: dict[int, int] = {}
+    for a, b in pairs:
+        lo, hi = sorted((bit[a], bit[b]))
+        masks[hi - lo] = masks.get(hi - lo, 0) ^ (1 << lo)
+    return [(d, m) for d, m in sorted(masks.items()) if m]
+
+
+def byte_tables(cnots, bit: dict[int, int]) -> np.ndarray:
+    """(4, 256) tables with perm(x) = ⊕_k T[k][(x ≫ 8k) ∧ 255] for the CNOTs (control, target)
+    in application order: perm = f₁∘…∘f_k, f(x) = x ⊕ x_c·e_t, is linear over GF(2)."""
+    def apply(x: int) -> int:
+        for c, t in reversed(cnots):
+            x ^= ((x >> bit[c]) & 1) << bit[t]
+        return x
+
+    columns = [apply(1 << j) for j in range(MAX_QUBITS)]
+    tables = np.zeros((4, 256), dtype=np.int64)
+    for k in range(4):
+        for v in range(1, 256):
+            low = v & -v  # the table for v is the table for v without its lowest bit, plus that bit's column
+            tables[k, v] = tables[k, v ^ low] ^ columns[8 * k + low.bit_length() - 1]
+    return tables
 
 
 def lower(plan: Plan, rotate_layout: bool = True) -> Program:
     """Lower ``plan`` (see module docstring).  Consecutive single-qubit steps act on distinct
     wires and commute, so within such a run the gates with long runs go first and the rest
     after one rotation; ``rotate_layout=False`` keeps the logical layout throughout (for the
-    lane kernel).  Diagonals are float64 here, cast by the caller."""
+    lane kernel).  A CZ row is (DIAG, descriptor, 0), a CNOT row (PERM, table, table of the
+    inverse)."""
     n = plan.circuit.n_qubits
+    if n > MAX_QUBITS:
+        raise ValueError(f"the CPU kernel takes at most {MAX_QUBITS} qubits, got {n}")
     k_rot = n // 2 if rotate_layout else 0
-    bits = _bits(n)
     pos = list(range(n))
     rows: list[tuple[int, int, int]] = []
-    diags: list[np.ndarray] = []
-    perms: list[np.ndarray] = []
+    dterms: list[tuple[int, int]] = []
+    descs: list[np.ndarray] = []
+    signs: list[np.ndarray] = []
+    n_signs = 0
+    tables: list[np.ndarray] = []
     column = {k: j for j, k in enumerate(k for k, s in enumerate(plan.steps) if isinstance(s, OneQubit))}
     gate_row: dict[int, int] = {}
     phys_wire: dict[int, int] = {}
@@ -74,7 +115,8 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
         rows.append((GATE, phys_wire[k], column[k]))
 
     run: list[int] = []
-    diag_rows: dict[tuple, int] = {}  # (layout, diagonal) -> row of ``diags``, shared by repeats
+    diag_rows: dict[tuple, int] = {}  # (layout, pairs) -> descriptor
+    perm_rows: dict[tuple, tuple[int, int]] = {}  # (layout, cnots) -> (table, inverse table)
 
     def flush() -> None:
         pending = list(run)
@@ -92,26 +134,38 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
             run.append(k)
             continue
         flush()
+        bit = {w: n - 1 - p for w, p in enumerate(pos)}
         if isinstance(step, Diagonal):
-            key = (tuple(pos), id(step.diag))
+            key = (tuple(pos), step.pairs)
             if key not in diag_rows:
-                diag_rows[key] = len(diags)
-                diags.append(step.diag[_logical_index(pos, n, bits)])
+                terms = sign_terms(step.pairs, bit)
+                start = len(dterms)
+                dterms.extend(terms)
+                cross, positions, table = sign_table(np.asarray(dterms, dtype=np.int64).reshape(-1, 2), start,
+                                                     len(terms), min(BLOCK, 2**n))
+                diag_rows[key] = len(descs)
+                descs.append(np.concatenate([[start, len(terms), n_signs, cross], positions]))
+                signs.append(table)
+                n_signs += len(table)
             rows.append((DIAG, diag_rows[key], 0))
         else:
-            x_of_p = _logical_index(pos, n, bits)
-            p_of_x = np.argsort(x_of_p)
-            rows.append((PERM, len(perms), 0))
-            perms.append(p_of_x[step.perm[x_of_p]])
+            assert isinstance(step, Permutation)
+            key = (tuple(pos), step.cnots)
+            if key not in perm_rows:
+                perm_rows[key] = (len(tables), len(tables) + 1)
+                tables += [byte_tables(step.cnots, bit), byte_tables(step.inverse().cnots, bit)]
+            rows.append((PERM, *perm_rows[key]))
     flush()
     if shift:
         rotate(n - shift)
-    dim = 2**n
     return Program(
         rows=np.asarray(rows, dtype=np.int64).reshape(-1, 3),
-        diags=np.asarray(diags, dtype=np.float64).reshape(-1, dim),
-        perms=np.asarray(perms, dtype=np.int64).reshape(-1, dim),
+        dterms=np.asarray(dterms, dtype=np.int64).reshape(-1, 2),
+        ddesc=np.asarray(descs, dtype=np.int64).reshape(-1, 4 + CROSS_MAX),
+        dsign=np.concatenate(signs) if signs else np.zeros(0),
+        ptables=np.asarray(tables, dtype=np.int64).reshape(-1, 4, 256),
         column=column,
         gate_row=gate_row,
         phys_wire=phys_wire,
     )
+

@@ -190,10 +190,10 @@ def _schedule(circuit: Circuit, device, dtype) -> _Schedule:
         step = _two_qubit_step(n, op)
         if isinstance(step, Diagonal):
             gates.append((2, len(diags), op.wires, DIAG))
-            diags.append(step.diag)
+            diags.append(step.vector(n))
         else:
             gates.append((2, len(perms), op.wires, PERM))
-            perms.append(step.perm)
+            perms.append(step.perm(n))
     npdt = np.float32 if c.dtype == torch.complex64 else np.float64
     diag_np = np.array(diags, dtype=npdt).reshape(-1, 2**n)
     perm_np = np.array(perms, dtype=np.int64).reshape(-1, 2**n)
@@ -241,7 +241,7 @@ def _gate_matrices(s: _Schedule, rot: torch.Tensor) -> torch.Tensor:
     c = s.compiled
     if not s.one_qubit_ops:
         return torch.zeros(rot.shape[0], 0, 2, 2, dtype=c.dtype, device=c.device)
-    us = torch.stack([engine.gate_factor(c, rot, i) for i in s.one_qubit_ops], 1)
+    us = engine.factor_matrices(c, rot)[:, [c.factor_index[i] for i in s.one_qubit_ops]]
     return torch.stack([us, us.conj()], 2).flatten(1, 2)
 
 

@@ -10,28 +10,32 @@ from __future__ import annotations
 import numpy as np
 
 from qnnscope.costs import Observable
-from qnnscope.sim.plan import _bits
 
 
 def observable_groups(obs: Observable) -> dict[int, np.ndarray]:
-    """Map flip mask → complex vector D_m such that (Oψ)[i] = Σ_m D_m[i] ψ[i ⊕ m]."""
+    """Map flip mask → vector D_m such that (Oψ)[i] = Σ_m D_m[i] ψ[i ⊕ m]: real (float64) unless
+    a term's phase is complex.  A string with flip mask m (X and Y wires), sign mask z (Z and Y
+    wires) and k Y's has D[i] = c · (−i)^k · (−1)^popcount(i ∧ z), from ⟨i|Y|i ⊕ 1⟩ = −i, +i
+    for row bit 0, 1; one pass per term, no table of bits."""
     n = obs.n_qubits
-    bits = _bits(n)
     dim = 2**n
-    groups: dict[int, np.ndarray] = {0: np.full(dim, obs.constant, dtype=np.complex128)}
+    index = np.arange(dim, dtype=np.int64)
+    groups: dict[int, np.ndarray] = {0: np.full(dim, float(obs.constant))}
     if obs.projector_coeff:
         groups[0][0] += obs.projector_coeff
     for coeff, string in obs.terms:
-        mask = 0
-        phase = np.full(dim, complex(coeff))
+        flip = signs = 0
         for wire, letter in string:
-            bit = bits[:, wire]
-            if letter in "XY":
-                mask |= 1 << (n - 1 - wire)
-            if letter == "Z":
-                phase *= 1 - 2 * bit
-            elif letter == "Y":  # ⟨i|Y|i⊕1⟩: row bit 0 → −i, row bit 1 → +i
-                phase *= 1j * (2 * bit - 1)
-        groups.setdefault(mask, np.zeros(dim, dtype=np.complex128))
-        groups[mask] = groups[mask] + phase
+            bit = 1 << (n - 1 - wire)
+            flip |= bit if letter in "XY" else 0
+            signs |= bit if letter in "YZ" else 0
+        phase = complex(coeff) * (-1j) ** sum(letter == "Y" for _, letter in string)
+        term = 1.0 - 2.0 * (np.bitwise_count(index & signs) & 1) if signs else np.ones(dim)
+        value = phase.real if phase.imag == 0 else phase
+        if flip not in groups:
+            groups[flip] = term * value
+        elif np.iscomplexobj(value) and not np.iscomplexobj(groups[flip]):
+            groups[flip] = groups[flip] + term * value
+        else:
+            groups[flip] += term * value
     return groups

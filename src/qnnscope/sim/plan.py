@@ -5,8 +5,13 @@ The plan is a list of steps, each one pass over the state:
 * ``OneQubit`` — a chain of consecutive single-qubit gates on one wire, fused into one 2×2
   matrix per sample (e.g. RY(π/4)·R_P(θ) in McClean's first layer, RY·RZ in the HEA);
 * ``Diagonal`` — every diagonal gate that can be moved together (a whole CZ ladder, the CZs of an
-  alternating sub-layer) multiplied into one precomputed diagonal;
-* ``Permutation`` — consecutive CNOTs folded into one permutation of basis states.
+  alternating sub-layer): one ±1 sign per basis state, (−1)^(Σ x_a x_b) over its CZ pairs;
+* ``Permutation`` — consecutive CNOTs folded into one permutation of basis states, a GF(2)-linear
+  map of the index bits.
+
+Steps store only their gates' wires; the vectors over 2^n basis states are derived on demand by
+bit arithmetic on the index (no (2^n × n) bit tables), and the CPU kernel never builds them at
+all (:mod:`qnnscope.sim.layout`).
 
 Scheduling walks the gate DAG greedily: ready single-qubit gates first (fusing chains per wire),
 then the closure of ready diagonal gates, then ready permutations; the order of non-commuting
@@ -35,18 +40,37 @@ class OneQubit:
     factors: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Diagonal:
-    """Product of diagonal gates as one vector over basis states (real when all entries are ±1)."""
+    """Product of CZ gates on the logical wire ``pairs`` (a multiset: CZ·CZ = I counts)."""
 
-    diag: np.ndarray
+    pairs: tuple[tuple[int, int], ...]
+
+    def vector(self, n: int) -> np.ndarray:
+        """The ±1 sign of every basis state (float64, length 2^n, wire 0 most significant)."""
+        x = np.arange(2**n, dtype=np.int64)
+        parity = np.zeros(2**n, dtype=np.int64)
+        for a, b in self.pairs:
+            parity ^= (x >> (n - 1 - a)) & (x >> (n - 1 - b)) & 1
+        return 1.0 - 2.0 * parity
 
 
-@dataclass
+@dataclass(frozen=True)
 class Permutation:
-    """ψ'[i] = ψ[perm[i]] for a product of CNOTs."""
+    """ψ'[i] = ψ[perm[i]] for the CNOTs ``cnots`` (control, target), in application order."""
 
-    perm: np.ndarray
+    cnots: tuple[tuple[int, int], ...]
+
+    def perm(self, n: int) -> np.ndarray:
+        """The gather index over 2^n basis states: perm = f₁∘f₂∘…∘f_k with f(x) = x ⊕ x_c·e_t."""
+        p = np.arange(2**n, dtype=np.int64)
+        for c, t in reversed(self.cnots):
+            p ^= ((p >> (n - 1 - c)) & 1) << (n - 1 - t)
+        return p
+
+    def inverse(self) -> Permutation:
+        """The inverse permutation (the same CNOTs in reverse order)."""
+        return Permutation(self.cnots[::-1])
 
 
 Step = OneQubit | Diagonal | Permutation
@@ -62,12 +86,6 @@ class Plan:
     steps: list[Step]
     rotations: list[int]  # op indices of all rotation gates, in op order
     rot_pos: dict[int, int]  # op index -> position in ``rotations``
-
-
-def _bits(n: int) -> np.ndarray:
-    """(2^n, n) array of basis-state bits, wire 0 most significant."""
-    idx = np.arange(2**n)
-    return (idx[:, None] >> (n - 1 - np.arange(n))[None, :]) & 1
 
 
 def _is_diagonal(op: Op) -> bool:
@@ -91,9 +109,7 @@ def compile_plan(circuit: Circuit) -> Plan:
         for w in ops[i].wires:
             queues[w].popleft()
 
-    bits = _bits(n)
     steps: list[Step] = []
-    signs: dict[tuple, np.ndarray] = {}  # identical CZ multisets (every ladder) share one vector
     remaining = len(ops)
     while remaining:
         progressed = False
@@ -115,30 +131,19 @@ def compile_plan(circuit: Circuit) -> Plan:
                 diag_ops.append(i)
             frontier = [i for i in {q[0] for q in queues if q} if _is_diagonal(ops[i]) and ready(i)]
         if diag_ops:
-            pairs = tuple(sorted(ops[i].wires for i in diag_ops))  # a multiset: CZ·CZ = I counts
-            if pairs not in signs:
-                sign = np.ones(2**n)
-                for a, b in pairs:
-                    sign *= 1 - 2 * (bits[:, a] & bits[:, b])
-                signs[pairs] = sign
-            steps.append(Diagonal(signs[pairs]))
+            steps.append(Diagonal(tuple(sorted(ops[i].wires for i in diag_ops))))
             remaining -= len(diag_ops)
             continue
-        perm = np.arange(2**n)
-        taken = 0
+        cnots: list[tuple[int, int]] = []
         frontier = [i for i in {q[0] for q in queues if q} if ops[i].gate == "CNOT" and ready(i)]
         while frontier:
             for i in sorted(frontier):
-                c, t = ops[i].wires
                 pop(i)
-                # ψ'[x] = ψ[x ⊕ (x_c · e_t)] composed after the permutation so far
-                flip = bits[:, c] << (n - 1 - t)
-                perm = perm[np.arange(2**n) ^ flip]
-                taken += 1
+                cnots.append(ops[i].wires)
             frontier = [i for i in {q[0] for q in queues if q} if ops[i].gate == "CNOT" and ready(i)]
-        if not taken:
+        if not cnots:
             raise RuntimeError("scheduler made no progress; circuit has an unsupported gate")
-        steps.append(Permutation(perm))
-        remaining -= taken
+        steps.append(Permutation(tuple(cnots)))
+        remaining -= len(cnots)
     rotations = [i for i, op in enumerate(ops) if op.is_rotation]
     return Plan(circuit, steps, rotations, {i: k for k, i in enumerate(rotations)})
