@@ -541,8 +541,9 @@ def _sweep(c: Compiled, choices: torch.Tensor, rot: torch.Tensor, mats: torch.Te
     p = c.program
     kernels.adjoint_sweep(re, im, lre, lim, coef, moment, rows, p.dterms, p.ddesc, p.dsign, p.ptables, c.n, out)
     steps, slot, g = generator_stack(c, choices, rot)
-    column = torch.as_tensor(moment[[c.program.column[k] for k in steps]])
-    m = torch.view_as_complex(torch.from_numpy(out).reshape(*out.shape[:2], 4, 2))[:, column]
+    if ("moments", len(steps)) not in c.vectors:  # each factor's moment column, once per plan
+        c.vectors[("moments", len(steps))] = torch.as_tensor(moment[[c.program.column[k] for k in steps]])
+    m = torch.view_as_complex(torch.from_numpy(out).reshape(*out.shape[:2], 4, 2))[:, c.vectors[("moments", len(steps))]]
     values = (g.reshape(*g.shape[:2], 4).to(torch.complex128) * m).sum(-1).imag
     return grads.index_add_(1, slot, values)
 
@@ -554,17 +555,24 @@ def vector_jacobian(circuit: Circuit, theta, lam, psi=None, choices=None, dtype=
     (S, n_params) in the real dtype."""
     c = compile_circuit(circuit, "cpu", dtype)
     theta, choices = as_tensors(c, theta, choices)
+    if psi is None:
+        rot, mats, psi = _forward(c, theta, choices)
+    else:
+        rot = rotation_matrices(c, theta, choices)
+        mats, psi = step_matrices(c, theta, choices, rot=rot), psi.to(c.dtype)
+    return _sweep(c, choices, rot, mats, psi, lam.to(c.dtype)).to(REAL[c.dtype])
+
+
+def _forward(c: Compiled, theta: torch.Tensor, choices: torch.Tensor):
+    """Rotation matrices, step matrices and final states of a chunk on the CPU kernel."""
     rot = rotation_matrices(c, theta, choices)
     mats = step_matrices(c, theta, choices, rot=rot)
-    psi = final_states(c, mats) if psi is None else psi.to(c.dtype)
-    return _sweep(c, choices, rot, mats, psi, lam.to(c.dtype)).to(REAL[c.dtype])
+    return rot, mats, final_states(c, mats)
 
 
 def _adjoint_kernel(c: Compiled, obs: _Obs, theta: torch.Tensor, choices: torch.Tensor):
     """Costs and all gradients of one chunk on the CPU kernel."""
-    rot = rotation_matrices(c, theta, choices)
-    mats = step_matrices(c, theta, choices, rot=rot)
-    psi = final_states(c, mats)
+    rot, mats, psi = _forward(c, theta, choices)
     lam = obs.apply(psi)
     costs = (psi.conj() * lam).sum(1).real
     return costs, _sweep(c, choices, rot, mats, psi, lam).to(REAL[c.dtype])

@@ -141,8 +141,8 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
                 terms = sign_terms(step.pairs, bit)
                 start = len(dterms)
                 dterms.extend(terms)
-                cross, positions, table = sign_table(np.asarray(dterms, dtype=np.int64).reshape(-1, 2), start,
-                                                     len(terms), min(BLOCK, 2**n))
+                cross, positions, table = sign_table(np.asarray(terms, dtype=np.int64).reshape(-1, 2), 0, len(terms),
+                                                     min(BLOCK, 2**n))
                 diag_rows[key] = len(descs)
                 descs.append(np.concatenate([[start, len(terms), n_signs, cross], positions]))
                 signs.append(table)
