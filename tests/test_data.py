@@ -231,7 +231,7 @@ def test_missing_speech_commands_names_the_path(tmp_path):
 
 def test_unknown_dataset_is_refused():
     with pytest.raises(ValueError, match="unknown dataset"):
-        data.load("cifar10")
+        data.load("imagenet")
 
 
 def _indexed(n_per_class=(12, 8, 20)):

@@ -191,19 +191,19 @@ def test_pointing_game_hits_inside_misses_outside_and_skips_empty_masks():
     maps[1, 7, 7] = 1  # far outside
     maps[2, 3, 5] = 1  # two pixels right of the mask
     maps[3, 3, 3] = 1
-    hits = interpret.pointing_game(maps, masks)
-    assert np.array_equal(hits[:3], [1, 0, 0]) and np.isnan(hits[3])
-    assert np.array_equal(interpret.pointing_game(maps, masks, tolerance=2)[:3], [1, 0, 1])
-    assert np.array_equal(interpret.pointing_game(maps, masks, tolerance=1)[:3], [1, 0, 0])
+    hits, n_used = interpret.pointing_game(maps, masks)
+    assert np.array_equal(hits[:3], [1, 0, 0]) and np.isnan(hits[3]) and n_used == 3
+    assert np.array_equal(interpret.pointing_game(maps, masks, tolerance=2).values[:3], [1, 0, 1])
+    assert np.array_equal(interpret.pointing_game(maps, masks, tolerance=1).values[:3], [1, 0, 0])
 
 
 def test_energy_share_of_a_uniform_map_is_the_mask_area_fraction():
     masks = torch.zeros(3, 8, 8, dtype=torch.bool)
     masks[0, :5, :3] = True
     masks[1, 4:, :] = True
-    share = interpret.energy_share(torch.ones(3, 8, 8), masks)
-    assert share[0] == 15 / 64 and share[1] == 0.5 and np.isnan(share[2])
-    assert interpret.energy_share(masks[:1].float() * 2.5, masks[:1])[0] == 1.0
+    share, n_used = interpret.energy_share(torch.ones(3, 8, 8), masks)
+    assert share[0] == 15 / 64 and share[1] == 0.5 and np.isnan(share[2]) and n_used == 2
+    assert interpret.energy_share(masks[:1].float() * 2.5, masks[:1]).values[0] == 1.0
 
 
 def test_rank_correlation_matches_scipy_per_sample():

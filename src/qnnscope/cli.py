@@ -2,6 +2,8 @@
 
     qnnscope gradients --ansatz mcclean --qubits 6 --depth 60 --cost zz --params first \\
         --samples 2000 --seed 1 --backend torch --dtype complex128 --out shard.parquet
+    qnnscope gradients --ansatz qaoa --graph config/graphs/3regular_{n}.txt --qubits 6 --depth 2 \\
+        --cost maxcut --samples 2000 --out shard.parquet
     qnnscope summarize shard.parquet [more.parquet ...] --out table.parquet
     qnnscope fit table.parquet --out fits.parquet
     qnnscope compile
@@ -30,13 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gradients", help="sample gradients of one sweep point into a Parquet shard")
     which = g.add_mutually_exclusive_group(required=True)
     which.add_argument("--ansatz", help="a built-in ansatz or family: mcclean | alternating | rx_product | hea | "
-                                        "qcnn | ttn | hva_tfim | hva_xxz | qaoa_ring | matchgate | equivariant")
+                                        "qcnn | ttn | hva_tfim | hva_xxz | qaoa_ring | matchgate | equivariant; "
+                                        "qaoa with --graph")
     which.add_argument("--circuit", help="a user circuit: module:function or file.py:function called as "
                                          "function(n_qubits, depth), or an OpenQASM 3 file or pattern like "
                                          "circuits/mine_{n}_{depth}.qasm")
+    g.add_argument("--graph", help="--ansatz qaoa: the MaxCut graph, an edge-list file ('i j' or 'i j weight' per "
+                                   "line) or a pattern like graphs/3regular_{n}.txt")
     g.add_argument("--qubits", type=int, required=True, help="number of qubits n")
     g.add_argument("--depth", type=int, required=True, help="number of layers L")
-    g.add_argument("--cost", default="global", help="global | local | zz | Pauli string (Z0Z1) | weighted sum")
+    g.add_argument("--cost", default="global", help="global | local | zz | Pauli string (Z0Z1) | weighted sum | "
+                                                   "maxcut (with --graph)")
     g.add_argument("--params", default="first", help="first | last | all | comma-separated slot indices")
     g.add_argument("--samples", type=int, required=True, help="parameter draws in this shard (>= 2)")
     g.add_argument("--seed", type=int, default=0, help="study seed; the draw seed also hashes the point and chunk")
@@ -75,7 +81,9 @@ def _check_config(args: argparse.Namespace) -> None:
         raise ValueError(f"{args.config}: a config is a mapping of keys, got {type(study).__name__}")
     config.check_finite(study)
     config.check_sizes(study)
-    print(f"{args.config}: valid YAML, finite numbers, plannable sizes (the workflow checks the rest when it starts)")
+    config.check_graphs(study)
+    print(f"{args.config}: valid YAML, finite numbers, plannable sizes, readable graphs (the workflow checks the rest "
+          "when it starts)")
 
 
 COMPILE_POINTS = [
@@ -127,6 +135,13 @@ def _gradients(args: argparse.Namespace) -> None:
             options = {"circuit": args.circuit, "source": source_hash(args.circuit, args.qubits, args.depth)}
         except ValueError as exc:
             raise ValueError(f"--circuit: {exc}") from None
+    if args.graph:  # QAOA on the graph's file at this size, its content hash recorded as for a circuit
+        from qnnscope.circuits.families import graph_edges, graph_hash
+        from qnnscope.config import check_graph_choice
+
+        check_graph_choice(args.ansatz, args.graph, args.circuit, key=lambda name: f"--{name}")
+        graph_edges(args.graph, args.qubits, "--graph", "--qubits")
+        options = {"graph": args.graph, "source": graph_hash(args.graph, args.qubits)}
     point = GradientPoint(
         ansatz=args.ansatz or spec_name(args.circuit),
         options=options,

@@ -93,3 +93,42 @@ def check_sizes(config: dict) -> None:
                 raise ValueError(f"{where}.samples: {samples} samples in chunks of {chunk} make "
                                  f"{math.ceil(samples / chunk)} shards per point; allowed: at most "
                                  f"{MAX_CHUNKS_PER_POINT} (raise {where}.chunk or lower {where}.samples)")
+
+
+GRAPH_BLOCKS = ("gradients", "landscapes")
+"""Config blocks whose VQC points may run QAOA on a user's graph (key ``graph``)."""
+
+
+def check_graph_choice(ansatz: str | None, graph: str | None, circuit: str | None = None, model: str = "vqc",
+                       key=lambda name: name) -> None:
+    """A graph is the MaxCut instance of ansatz ``qaoa`` (Farhi et al. 2014) on a VQC, and ansatz
+    ``qaoa`` needs one; ``key(name)`` spells a key (``gradients[0].graph``, ``--graph``)."""
+    if graph and (model != "vqc" or circuit or ansatz != "qaoa"):
+        got = (f"model {model!r}" if model != "vqc" else f"circuit {circuit!r}" if circuit
+               else f"ansatz {ansatz!r}")
+        raise ValueError(f"{key('graph')}: {graph!r} is a MaxCut graph for QAOA; it needs model 'vqc' and "
+                         f"{key('ansatz')} 'qaoa' (no circuit), got {got}")
+    if ansatz == "qaoa" and not graph and not circuit and model == "vqc":
+        raise ValueError(f"{key('ansatz')}: 'qaoa' runs on a graph: give {key('graph')}, an edge-list file (one "
+                         f"'i j' or 'i j weight' per line) or a pattern with {{n}}; QAOA on the ring is 'qaoa_ring'")
+
+
+def check_graphs(config: dict) -> None:
+    """The ``graph`` keys of the gradients and landscapes blocks (:func:`check_graph_choice`), the
+    ``maxcut`` cost only with a graph, and at every qubit count a graph file that exists, reads
+    (:func:`qnnscope.circuits.families.read_edges`) and uses only wires below the count.  Reads
+    the files only."""
+    from qnnscope.circuits.families import graph_edges
+
+    for block_name in GRAPH_BLOCKS:
+        for i, block in enumerate(config.get(block_name) or []):
+            where = f"{block_name}[{i}]."
+            model, graph = block.get("model", "vqc"), block.get("graph")
+            check_graph_choice(block.get("ansatz"), graph, block.get("circuit"), model, lambda name: where + name)
+            if not graph:
+                if model != "hybrid" and any(str(c).strip().lower() == "maxcut" for c in block.get("costs", [])):
+                    raise ValueError(f"{where}costs: 'maxcut' is the MaxCut cost of {where}graph, which this block "
+                                     f"does not give; give a graph (with ansatz qaoa) or another cost")
+                continue
+            for n in block.get("qubits", []):
+                graph_edges(graph, n, f"{where}graph", f"{where}qubits")

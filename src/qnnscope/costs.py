@@ -15,7 +15,11 @@ Pauli sum it would have 2^n terms).  Named costs:
   Δ = 1 unless given as ``xxz:delta=0.5``; ``heisenberg`` is ``xxz`` with Δ = 1
   (n = 4: ground energy −3 − 2√3); both need n ≥ 2;
 * ``file:PATH``, or any PATH ending in ``.txt`` or ``.ham``: a Pauli sum read from a file (see
-  :func:`read_hamiltonian`), e.g. ``config/hamiltonians/tfim4.txt``.
+  :func:`read_hamiltonian`), e.g. ``config/hamiltonians/tfim4.txt``;
+* ``maxcut`` — the MaxCut cost of the point's graph (QAOA's ``graph``, Farhi et al. 2014) as the
+  share of edge weight left uncut, 1 − ⟨C⟩/W with C = Σ_(ij) w_ij (1 − Z_iZ_j)/2 and
+  W = Σ_(ij) |w_ij| (see :func:`maxcut`): in [0, 1] for non-negative weights, 0 where every edge is
+  cut.
 
 Hamiltonian file format — one term per line, ``COEFF PAULIS`` (or ``COEFF*PAULIS``), where
 PAULIS is the compact form ``Z0Z1``, ``X2`` (letter X/Y/Z, then the wire) or a dense word such
@@ -70,13 +74,19 @@ def _parse_string(text: str, n_qubits: int, where: str) -> tuple[tuple[int, str]
     return tuple(sorted(pairs))
 
 
-def make_cost(spec: str, n_qubits: int, key: str = "cost") -> Observable:
-    """Parse a cost name (see module docstring) into an :class:`Observable` on ``n_qubits``.
+def make_cost(spec: str, n_qubits: int, key: str = "cost", graph=None) -> Observable:
+    """Parse a cost name (see module docstring) into an :class:`Observable` on ``n_qubits``;
+    ``graph`` (edges (i, j, w)) is the point's graph, which ``maxcut`` needs.
 
     Errors name ``key`` (the option or config key), the bad value and what is allowed.
     """
     text = spec.strip()
     low = text.lower()
+    if low == "maxcut":
+        if graph is None:
+            raise ValueError(f"{key}: 'maxcut' is the MaxCut cost of the point's graph, and this point has none; "
+                             "give a graph (config key 'graph' or --graph, with ansatz qaoa) or another cost")
+        return maxcut(graph, n_qubits, key)
     if low.startswith("file:"):
         return read_hamiltonian(text[len("file:"):].strip(), n_qubits, key)
     if low.endswith(HAMILTONIAN_SUFFIXES):
@@ -97,8 +107,9 @@ def make_cost(spec: str, n_qubits: int, key: str = "cost") -> Observable:
         if not m or m.end() == pos or (terms and not m.group(1)):
             raise ValueError(
                 f"{key}: cannot read {spec!r}; allowed: 'global', 'local', 'zz', a Pauli string "
-                "such as 'Z0Z1', a weighted sum such as '0.5*Z0Z1 - 0.25*X2', 'tfim', 'tfim:g=0.5', "
-                "'heisenberg', 'xxz:delta=0.5', or a Hamiltonian file 'file:PATH' (or PATH ending .txt/.ham)"
+                "such as 'Z0Z1', a weighted sum such as '0.5*Z0Z1 - 0.25*X2', 'maxcut' (with a graph), 'tfim', "
+                "'tfim:g=0.5', 'heisenberg', 'xxz:delta=0.5', or a Hamiltonian file 'file:PATH' (or PATH ending "
+                ".txt/.ham)"
             )
         coeff = float(m.group(2)) if m.group(2) else 1.0
         terms.append((-coeff if m.group(1) == "-" else coeff, _parse_string(m.group(3), n_qubits, f"{key}: in {spec!r}")))
@@ -153,6 +164,29 @@ def chain_model(spec: str, n_qubits: int, key: str = "cost") -> Observable:
         for i, j in bonds:
             terms += [(1.0, ((i, "X"), (j, "X"))), (1.0, ((i, "Y"), (j, "Y"))), (delta, ((i, "Z"), (j, "Z")))]
     return Observable(n_qubits, tuple(terms), name=text.lower().replace(" ", ""))
+
+
+def maxcut(edges, n_qubits: int, key: str = "cost") -> Observable:
+    """The MaxCut cost of a weighted graph ``edges`` ((i, j) or (i, j, w)) for QAOA (Farhi,
+    Goldstone, Gutmann, arXiv:1411.4028): the share of edge weight left uncut,
+
+        C_MC = 1 − ⟨C⟩/W,  C = Σ_(ij) w_ij (1 − Z_iZ_j)/2,  W = Σ_(ij) |w_ij|,
+
+    i.e. the Pauli sum (1 − Σ w_ij/(2W)) + Σ (w_ij/(2W)) Z_iZ_j.  Minimising it maximises the
+    expected cut; normalised by W so that, like ``global`` and ``local``, it lies in [0, 1] for
+    non-negative weights (0 only where every edge of non-zero weight is cut) and variances compare
+    across sizes."""
+    checked = [(int(e[0]), int(e[1]), float(e[2]) if len(e) == 3 else 1.0) for e in edges]
+    total = sum(abs(w) for _, _, w in checked)
+    if not total > 0:
+        raise ValueError(f"{key}: 'maxcut' needs a graph with an edge of non-zero weight, got {edges!r}")
+    for i, j, _ in checked:
+        if not (0 <= i < n_qubits and 0 <= j < n_qubits) or i == j:
+            raise ValueError(f"{key}: 'maxcut': edge ({i}, {j}) is not two distinct wires in 0..{n_qubits - 1} "
+                             f"({n_qubits} qubits)")
+    terms = tuple((w / (2 * total), tuple(sorted(((i, "Z"), (j, "Z"))))) for i, j, w in checked)
+    constant = 1.0 - sum(w for _, _, w in checked) / (2 * total)
+    return Observable(n_qubits, terms, constant=constant, name="maxcut")
 
 
 # --- Hamiltonian files ----------------------------------------------------------------------

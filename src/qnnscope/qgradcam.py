@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from qnnscope import data
     from qnnscope.models import hybrid
 
-CAM_METHOD = {"vqc": "qgradcam", "dressed": "qgradcam", "classical": "gradcam"}
+CAM_METHOD = {"vqc": "qgradcam", "dressed": "qgradcam", "classical": "gradcam",
+              "pointwise": "qgradcam", "pointwise_classical": "gradcam"}
 """The class-activation method of each model kind (QGrad-CAM in its explicit form for the quantum models)."""
 HIGHER_IS_BETTER = {"deletion_auc": False, "insertion_auc": True, "pointing_game": True, "mask_energy": True,
                     "randomisation_spearman": False}
@@ -50,8 +51,13 @@ def model_seed(job: dict, base_seed: int) -> int:
 
 
 def build_model(job: dict, in_shape, n_classes: int, base_seed: int) -> hybrid.HybridClassifier:
-    from qnnscope.models import hybrid
+    from qnnscope.models import hybrid, pointwise
 
+    if job["model"] in pointwise.KINDS:  # the circuit at every position of the feature map
+        return pointwise.build_pointwise(tuple(in_shape), n_classes, kind=job["model"], n_qubits=job["n"],
+                                         depth=max(job["depth"], 1), entangler=job["entangler"],
+                                         channels=tuple(job["channels"]), seed=model_seed(job, base_seed),
+                                         dtype=job["dtype"])
     return hybrid.build(job["model"], tuple(in_shape), n_classes, n_qubits=job["n"], depth=max(job["depth"], 1),
                         entangler=job["entangler"], channels=tuple(job["channels"]),
                         seed=model_seed(job, base_seed), dtype=job["dtype"])
@@ -207,8 +213,8 @@ def evaluate(job: dict, model: hybrid.HybridClassifier, test_ds: data.Dataset, e
         add(method, "deletion_auc", interpret.deletion(model, ds.x, maps, target, steps=settings["steps"]).auc)
         add(method, "insertion_auc", interpret.insertion(model, ds.x, maps, target, steps=settings["steps"]).auc)
         if ds.masks is not None:
-            add(method, "pointing_game", interpret.pointing_game(maps, ds.masks, pointing_tolerance(settings, maps)))
-            add(method, "mask_energy", interpret.energy_share(maps, ds.masks))
+            add(method, "pointing_game", interpret.pointing_game(maps, ds.masks, pointing_tolerance(settings, maps)).values)
+            add(method, "mask_energy", interpret.energy_share(maps, ds.masks).values)
         if model.kind != "classical" and method != "random":
             rho = [interpret.randomisation_check(model, ds.x, explainers[method], stable_seed(seed, "reinit", r),
                                                  target).rho for r in range(settings["randomisations"])]

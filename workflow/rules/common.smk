@@ -17,7 +17,9 @@ from itertools import product
 
 from qnnscope.gradients.evaluate import validate as validate_point
 from qnnscope.gradients.vqc import MEMORY_ENV, peak_memory
+from qnnscope.circuits.families import graph_hash
 from qnnscope.circuits.importers import source_hash, spec_name
+from qnnscope.config import check_graphs
 from qnnscope.gradients.point import GradientPoint, cost_label
 from qnnscope.io import parquet_intact, set_aside
 from qnnscope.sampling import sigma_for
@@ -64,6 +66,7 @@ def _sweeps() -> dict:
     return blocks
 
 
+check_graphs(config)  # the gradients and landscapes blocks' graphs, before any point is made
 SWEEPS = _sweeps()
 
 
@@ -80,6 +83,8 @@ def point_of(block: dict, n: int, depth: int, cost: str, init: str, backend: str
             options = {"circuit": block["circuit"], "source": source_hash(block["circuit"], n, depth)}
         except ValueError as exc:
             raise ValueError(f"{where}circuit: {exc}") from None
+    elif block.get("graph"):  # QAOA on the block's graph, read at n (check_graphs has read every file)
+        options = {"graph": block["graph"], "source": graph_hash(block["graph"], n)}
     return GradientPoint(
         ansatz=block["ansatz"], n_qubits=n, depth=depth, cost=cost, init=init,
         sigma=sigma_for(init, block["sigma"]),

@@ -33,7 +33,7 @@ def _qgradcam_studies() -> tuple[dict, dict]:
             raise ValueError(f"{where}name: {block['name']!r} is used by two qgradcam blocks; names must be unique")
         check_data_options(block["dataset"], block["options"], where)
         root = os.path.expandvars(os.path.expanduser(block["root"])) if block["root"] else None
-        ok, reason = data_available(block["dataset"], root, **{k: v for k, v in block["options"].items() if k == "part"})
+        ok, reason = data_available(block["dataset"], root, **block["options"])
         if not ok:
             unset = f" (environment variable in {block['root']!r} not set)" if root and "$" in root else ""
             print(f"qnnscope: {where[:-1]} ({block['name']}) skipped: {reason}{unset}", file=sys.stderr)
@@ -46,7 +46,7 @@ def _qgradcam_studies() -> tuple[dict, dict]:
             for model in block["models"]:
                 d = 0 if model == "classical" else depth
                 try:
-                    check_model(model, n, max(d, 1), block["entangler"], block["channels"])
+                    check_model("vqc" if model.startswith("pointwise") else model, n, max(d, 1), block["entangler"], block["channels"])
                 except ValueError as exc:
                     raise ValueError(f"{where}{exc}") from None
                 jobs[QGRADCAM_MODEL.format(name=block["name"], model=model, n=n, depth=d)] = {

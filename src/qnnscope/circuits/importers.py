@@ -1,5 +1,6 @@
-"""Import user circuits — qiskit ``QuantumCircuit`` objects, OpenQASM 3 files and Python builder
-functions — as backend-neutral :class:`~.description.Circuit` structures.
+"""Import user circuits — qiskit ``QuantumCircuit`` objects, OpenQASM 3 files, PennyLane tapes,
+quantum functions and QNodes, and Python builder functions — as backend-neutral
+:class:`~.description.Circuit` structures.
 
 Users bring their own ansätze; every study needs them as the built-in ones are: a fixed gate
 structure plus trainable slots, each gate angle affine in at most one slot (a·θ_k + b), so that
@@ -8,7 +9,8 @@ measurements, classical control, non-affine angle expressions, unknown gates wit
 definition) is refused with a ValueError that names the file or builder, the instruction
 (counted from 0) and what is allowed.  :func:`source_hash` keys caches on the user's file;
 :func:`structure_hash` keys seeds on the structure alone, so the same ansatz built two ways
-draws the same samples.  qiskit is imported lazily: ``import qnnscope.circuits`` stays light.
+draws the same samples.  qiskit, PennyLane and torch are imported lazily: ``import qnnscope.circuits``
+stays light.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,18 +56,21 @@ _MAX_NESTING = 20
 class _Where:
     """The position of an instruction for error messages: top-level index, then definitions."""
 
-    def __init__(self, source: str, index: int, gate: str, qubits: tuple[int, ...], path=()):
+    words = ("instruction", "qubit(s)", "in its definition instruction")
+    allowed = _ALLOWED
+
+    def __init__(self, source: str, index: int, gate: str, qubits: tuple, path=()):
         self.source, self.index, self.gate, self.qubits, self.path = source, index, gate, qubits, path
 
     def inner(self, index: int, gate: str) -> _Where:
-        return _Where(self.source, self.index, self.gate, self.qubits, self.path + ((index, gate),))
+        return type(self)(self.source, self.index, self.gate, self.qubits, self.path + ((index, gate),))
 
-    def error(self, problem: str, allowed: str = _ALLOWED) -> ValueError:
-        wires = ", ".join(map(str, self.qubits))
-        text = f"{self.source}: instruction {self.index} ('{self.gate}' on qubit(s) {wires})"
+    def error(self, problem: str, allowed: str | None = None) -> ValueError:
+        noun, wires, inner = self.words
+        text = f"{self.source}: {noun} {self.index} ('{self.gate}' on {wires} {', '.join(map(str, self.qubits))})"
         for index, gate in self.path:
-            text += f", in its definition instruction {index} ('{gate}')"
-        return ValueError(f"{text}: {problem}; {allowed}")
+            text += f", {inner} {index} ('{gate}')"
+        return ValueError(f"{text}: {problem}; {allowed or self.allowed}")
 
 
 class _Angle:
@@ -201,13 +207,19 @@ class _Converter:
         if op.name == "u2":
             params = [math.pi / 2, *params]
         angles = [_affine(p, where, f"angle {k}") for k, p in enumerate(params)]
-        if all(a.param is None for a in angles):
+
+        def fixed():
             from qiskit.circuit.library import UGate
 
-            m = UGate(*(a.offset for a in angles)).to_matrix()
-            self.emit_fixed("UNITARY", q, matrix=tuple(complex(z) for z in m.reshape(-1)))
+            return UGate(*(a.offset for a in angles)).to_matrix()
+
+        self.euler(q, *angles, fixed)
+
+    def euler(self, q: tuple[int, ...], theta: _Angle, phi: _Angle, lam: _Angle, fixed) -> None:
+        """RZ(φ)·RY(θ)·RZ(λ), or the matrix ``fixed()`` as one UNITARY when no angle is trainable."""
+        if all(a.param is None for a in (theta, phi, lam)):
+            self.emit_fixed("UNITARY", q, matrix=tuple(complex(z) for z in np.asarray(fixed()).reshape(-1)))
             return
-        theta, phi, lam = angles
         self.emit("RZ", q, lam)
         self.emit("RY", q, theta)
         self.emit("RZ", q, phi)
@@ -247,20 +259,21 @@ class _Converter:
         label = operator.paulis.to_labels()[0]
         coeff = _number(operator.coeffs[0], where, "coefficient")
         time = _affine(op.params[0], where, "time")
-        letters = label[::-1]  # letters[k] acts on the gate's k-th qubit
-        word = [(w, p) for w, p in zip(q, letters) if p != "I"]
-        if coeff == 0 or not word:
-            if time.param is not None:
-                raise where.error(f"term {coeff}·{label} has no effect, so parameter "
-                                  f"{time.param.name} would be dropped", allowed)
-            return
-        angle = time.times(2 * coeff)
-        wires = tuple(w for w, _ in word)
-        letters = "".join(p for _, p in word)
+        # label[::-1][k] acts on the gate's k-th qubit
+        if (coeff == 0 or not self.emit_pauli(q, label[::-1], time.times(2 * coeff))) and time.param is not None:
+            raise where.error(f"term {coeff}·{label} has no effect, so parameter "
+                              f"{time.param.name} would be dropped", allowed)
+
+    def emit_pauli(self, wires: tuple, letters: str, angle: _Angle) -> bool:
+        """R_P(angle) about the word ``letters`` on ``wires``, identity letters dropped; False (and
+        nothing emitted) if every letter is I, a global phase."""
+        word = [(w, p) for w, p in zip(wires, letters) if p != "I"]
+        wires, letters = tuple(w for w, _ in word), "".join(p for _, p in word)
         if len(word) == 1:
             self.emit("R" + letters, wires, angle)
-        else:
+        elif word:
             self.emit("PAULIROT", wires, angle, pauli=letters)
+        return bool(word)
 
     def circuit(self, n_qubits: int, name: str) -> Circuit:
         n = len(self.slots)
@@ -386,6 +399,269 @@ def from_qasm3(path, name: str | None = None) -> Circuit:
     return from_qiskit(qc, name or path.stem, source=str(path))
 
 
+# --------------------------------------------------------------------------------------------
+# PennyLane
+
+PENNYLANE_GATES = (
+    "RX", "RY", "RZ", "PhaseShift", "Rot", "U3", "IsingXX", "IsingYY", "IsingZZ", "PauliRot", "MultiRZ",
+    "CRX", "CRY", "CRZ", "Hadamard", "PauliX", "PauliY", "PauliZ", "S", "T", "Adjoint(S)", "Adjoint(T)",
+    "CNOT", "CZ", "CY", "SWAP", "ISWAP", "QubitUnitary",
+)
+"""PennyLane operations imported directly (``QubitUnitary`` on 1 or 2 wires); templates and other
+operations are decomposed by PennyLane's own decompositions until only these remain."""
+PENNYLANE_IGNORED = ("Identity", "GlobalPhase", "Barrier", "Snapshot")
+"""PennyLane operations without effect on expectation values, skipped."""
+_PL_ALLOWED = (
+    f"supported operations: {', '.join(PENNYLANE_GATES)}; ignored: {', '.join(PENNYLANE_IGNORED)}; measurements "
+    "are dropped; templates and other operations are imported through PennyLane's decomposition when it uses only these"
+)
+_PL_ANGLE = "allowed: a number or a·θ + b with numbers a ≠ 0, b and one input entry θ"
+_PL_FIXED = {"Hadamard": "H", "PauliX": "X", "PauliY": "Y", "PauliZ": "Z", "S": "S", "T": "T", "Adjoint(S)": "SDG",
+             "Adjoint(T)": "TDG", "CNOT": "CNOT", "CZ": "CZ", "CY": "CY", "SWAP": "SWAP", "ISWAP": "ISWAP"}
+_PL_ROTATIONS = {"RX": "RX", "RY": "RY", "RZ": "RZ", "PhaseShift": "RZ", "IsingXX": "RXX", "IsingYY": "RYY",
+                 "IsingZZ": "RZZ", "CRX": "CRX", "CRY": "CRY", "CRZ": "CRZ"}
+
+
+class _PennyLaneWhere(_Where):
+    words = ("operation", "wire(s)", "in its decomposition operation")
+    allowed = _PL_ALLOWED
+
+
+class _Input(NamedTuple):
+    """One entry of a PennyLane circuit's trainable inputs (ordered by its flat index)."""
+
+    index: int
+    name: str
+
+
+def _numpy(value) -> np.ndarray:
+    """A PennyLane parameter (number, numpy array or torch tensor) as a detached numpy array."""
+    return np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+
+
+def _input_shape(shape, source: str) -> tuple[int, ...]:
+    allowed = "allowed: shape=N (N parameters), a tuple of sizes, or an example array"
+    if shape is None:
+        raise ValueError(f"{source}: a quantum function needs shape= for its parameter array; {allowed}")
+    shape = tuple(shape.shape) if hasattr(shape, "shape") else shape
+    try:
+        dims = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        dims = (-1,)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{source}: shape={shape!r} is not a shape; {allowed}")
+    return dims
+
+
+def _pennylane_source(obj, shape, name, source):
+    """``(make, shapes, labels, default_wires, name, source)``: ``make(leaves)`` builds the tape
+    with the torch tensors ``leaves`` (of ``shapes``) as the trainable inputs named ``labels``."""
+    import pennylane as qml
+
+    if isinstance(obj, qml.tape.QuantumScript):
+        source = source or "<PennyLane tape>"
+        if shape is not None:
+            raise ValueError(f"{source}: shape= is for quantum functions; a tape's trainable parameters are "
+                             "its trainable_params")
+        params = obj.get_parameters(trainable_only=False)
+        chosen = [(k, j) for k, j in enumerate(obj.trainable_params) if _numpy(params[j]).dtype.kind == "f"]
+
+        def make(leaves):
+            return obj.bind_new_parameters(list(leaves), [j for _, j in chosen])
+
+        shapes = [_numpy(params[j]).shape for _, j in chosen]
+        labels = [f"params[{k}]" + ("[" + ",".join(map(str, i)) + "]" if s else "")
+                  for (k, _), s in zip(chosen, shapes) for i in np.ndindex(*s)]
+        return make, shapes, labels, None, name or "circuit", source
+    if isinstance(obj, qml.QNode):
+        func, build, default = obj.func, qml.workflow.construct_tape(obj, level="user"), obj.device.wires
+    elif callable(obj):
+        func, build, default = obj, qml.tape.make_qscript(obj), None
+    else:
+        raise ValueError(f"{source or '<PennyLane circuit>'}: expected a PennyLane tape (QuantumScript), QNode "
+                         f"or quantum function, got {type(obj).__name__}")
+    function = getattr(func, "__name__", "qfunc")
+    source = source or f"PennyLane function {function!r}"
+    shape = _input_shape(shape, source)
+    try:
+        first = next(iter(inspect.signature(func).parameters))
+    except (StopIteration, TypeError, ValueError):
+        first = "theta"
+    labels = [first + ("[" + ",".join(map(str, i)) + "]" if shape else "") for i in np.ndindex(*shape)]
+    return (lambda leaves: build(leaves[0])), [shape], labels, default or None, name or function, source
+
+
+def _wire_order(tape, wires, default, source: str) -> list:
+    """The wire labels in order (label k is our wire k): ``wires``, else ``default`` (a QNode's
+    device wires), else the tape's wires, sorted when all are integers."""
+    if wires is not None or default is not None:
+        order = list(wires if wires is not None else default)
+    else:
+        order = list(tape.wires)
+        if all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) for w in order):
+            order = sorted(order)
+    if len(set(order)) != len(order):
+        raise ValueError(f"{source}: wires {order} repeat a label; allowed: distinct wire labels")
+    missing = [w for w in tape.wires if w not in order]
+    if missing:
+        raise ValueError(f"{source}: the circuit acts on wire(s) {missing} not in wires {order}; "
+                         "allowed: wires= listing every wire the circuit uses")
+    if not order:
+        raise ValueError(f"{source}: the circuit has no wires")
+    return order
+
+
+def _decomposed(tape, source: str) -> list:
+    """``(where, operation, final operations)`` per operation of ``tape``, each decomposed by
+    PennyLane until only supported or ignored operations (or ones without decomposition) remain."""
+    import pennylane as qml
+
+    keep = set(PENNYLANE_GATES + PENNYLANE_IGNORED)
+    out = []
+    for index, op in enumerate(tape.operations):
+        where = _PennyLaneWhere(source, index, op.name, tuple(op.wires))
+        try:
+            (done,), _ = qml.transforms.decompose(qml.tape.QuantumScript([op]), gate_set=keep,
+                                                  stopping_condition=lambda o: not o.has_decomposition)
+        except Exception as exc:  # noqa: BLE001 - decompositions raise many types
+            raise where.error(f"PennyLane's decomposition raised {type(exc).__name__}: {exc}") from exc
+        out.append((where, op, done.operations))
+    return out
+
+
+def _pennylane_angle(values, leaves, flat, inputs, where: _Where, what: str) -> _Angle:
+    """A gate parameter seen at two random input points: fixed, or a·θ_k + b when its gradient
+    with respect to the inputs (torch autograd) is the same at both with one nonzero entry k."""
+    import torch
+
+    ys, slopes = [], []
+    for v, ls in zip(values, leaves):
+        ys.append(_number(_numpy(v), where, what))
+        grads = ((None,) * len(ls) if not (ls and isinstance(v, torch.Tensor) and v.requires_grad)
+                 else torch.autograd.grad(v, ls, retain_graph=True, allow_unused=True))
+        slopes.append(np.concatenate([np.zeros(x.numel()) if g is None else _numpy(g).reshape(-1)
+                                      for x, g in zip(ls, grads)] or [np.zeros(0)]))
+    used = sorted({int(k) for s in slopes for k in np.flatnonzero(np.abs(s) > 1e-12 * max(1.0, np.abs(s).max(initial=0.0)))})
+    if len(used) > 1:
+        names = ", ".join(inputs[k].name for k in used)
+        raise where.error(f"{what} depends on {len(used)} input entries ({names})", _PL_ANGLE)
+    if not used:
+        if abs(ys[0] - ys[1]) > 1e-9 * (1 + abs(ys[0])):
+            raise where.error(f"{what} changes with the inputs ({ys[0]:.6g}, {ys[1]:.6g}) but torch autograd sees "
+                              "no dependence (is it computed outside torch?)", _PL_ANGLE)
+        return _Angle(None, 1.0, ys[0])
+    (k,) = used
+    (a, a2), (b, b2) = [float(s[k]) for s in slopes], [float(y - s[k] * x[k]) for y, s, x in zip(ys, slopes, flat)]
+    if abs(a - a2) > 1e-9 * max(1.0, abs(a)) or abs(b - b2) > 1e-9 * (1 + abs(b)):
+        raise where.error(f"{what} is not affine in {inputs[k].name} (slope {a:.6g} and {a2:.6g} at two random "
+                          "points)", _PL_ANGLE)
+    return _Angle(inputs[k], a + 0.0, b + 0.0)
+
+
+def _signature(op) -> tuple:
+    return op.name, tuple(op.wires), op.hyperparameters.get("pauli_word")
+
+
+def from_pennylane(obj, wires=None, name: str | None = None, source: str | None = None, *, shape=None) -> Circuit:
+    """Convert a PennyLane circuit (Bergholm et al. 2018) to a :class:`Circuit`: a tape
+    (``QuantumScript``), or a quantum function ``qfunc(params)`` or QNode with ``shape=`` (the
+    number of parameters, the shape of ``params`` or an example array).
+
+    Wire label ``wires[k]`` becomes wire k (default: a QNode's device wires, else the tape's wires,
+    sorted when they are integers; PennyLane's first wire is the most significant bit, as ours).
+    Templates and other operations go through PennyLane's own decompositions down to
+    :data:`PENNYLANE_GATES`.  Trainable inputs: every entry of ``params``, or of the tape's real
+    floating-point ``trainable_params`` (others, and matrices, stay fixed).  The circuit is built
+    twice on torch tensors at two random points; a gate angle whose gradient with respect to the
+    inputs is the same at both, with at most one nonzero entry k, is a·θ_k + b; anything else
+    (sin θ, θ², θ_1 + θ_2) is refused naming the operation.  Slots follow the inputs' order
+    (unused entries skipped) and are named like ``weights[1,0,2]`` (a tape's: ``params[j]``)."""
+    import pennylane as qml
+    import torch
+    from pennylane.measurements import MidMeasureMP
+
+    make, shapes, labels, default, name, source = _pennylane_source(obj, shape, name, source)
+    rng = np.random.default_rng(1234)
+    points = []
+    for _ in range(2):
+        leaves = [torch.tensor(rng.uniform(-math.pi, math.pi, s), dtype=torch.float64, requires_grad=True)
+                  for s in shapes]
+        try:
+            tape = make(leaves)
+        except Exception as exc:  # report whatever the user's function raised
+            raise ValueError(f"{source}: building the circuit on torch tensors of shape(s) "
+                             f"{', '.join(map(str, shapes))} raised {type(exc).__name__}: {exc}") from exc
+        points.append((leaves, tape, _decomposed(tape, source)))
+    (leaves, tape, first), (leaves2, _, second) = points
+    order = _wire_order(tape, wires, default, source)
+    position = {w: k for k, w in enumerate(order)}
+    inputs = [_Input(k, label) for k, label in enumerate(labels)]
+    flat = [np.concatenate([_numpy(x).reshape(-1) for x in ls] or [np.zeros(0)]) for ls in (leaves, leaves2)]
+    if [op.name for _, op, _ in first] != [op.name for _, op, _ in second]:
+        raise ValueError(f"{source}: the operations change with the parameter values; allowed: a fixed "
+                         "gate structure with trainable angles")
+    parsed = []
+    for (where, top, final), (_, _, final2) in zip(first, second):
+        if list(map(_signature, final)) != list(map(_signature, final2)):
+            raise where.error("its decomposition changes with the parameter values",
+                              "allowed: a fixed gate structure with trainable angles")
+        for k, (op, op2) in enumerate(zip(final, final2)):
+            here = where if op is top else where.inner(k, op.name)
+            if isinstance(op, (MidMeasureMP, qml.ops.Conditional)):
+                raise here.error("mid-circuit measurements and classically controlled operations cannot be imported",
+                                 "allowed: unitary operations, with measurements only at the end")
+            if op.name in PENNYLANE_IGNORED:
+                continue
+            if op.name not in PENNYLANE_GATES:
+                raise here.error(f"unsupported operation '{op.name}'"
+                                 + ("" if op.has_decomposition else " (and it has no decomposition)"))
+            outside = [w for w in op.wires if w not in position]
+            if outside:
+                raise here.error(f"it acts on wire(s) {outside} outside wires {order}",
+                                 "allowed: wires= listing every wire the circuit uses")
+            q = tuple(position[w] for w in op.wires)
+            if op.name == "QubitUnitary":
+                if len(q) not in (1, 2):
+                    raise here.error(f"a QubitUnitary on {len(q)} wires cannot be imported",
+                                     "allowed: QubitUnitary on 1 or 2 wires")
+                if not np.allclose(_numpy(op.data[0]), _numpy(op2.data[0]), atol=1e-12):
+                    raise here.error("its matrix changes with the inputs", "allowed: a fixed matrix")
+                parsed.append((op, q, (), here))
+                continue
+            angles = [_pennylane_angle((v, v2), (leaves, leaves2), flat, inputs, here, f"parameter {p}")
+                      for p, (v, v2) in enumerate(zip(op.data, op2.data))]
+            parsed.append((op, q, angles, here))
+    converter = _Converter()
+    converter.slots = {p: k for k, p in enumerate(sorted({a.param for *_, angles, _ in parsed for a in angles
+                                                          if a.param is not None}))}
+    for op, q, angles, here in parsed:
+        _emit_pennylane(converter, op, q, angles, here)
+    return converter.circuit(len(order), name)
+
+
+def _emit_pennylane(converter: _Converter, op, q: tuple[int, ...], angles: list, where: _Where) -> None:
+    import pennylane as qml
+
+    name = op.name
+    if name in _PL_FIXED:
+        converter.emit_fixed(_PL_FIXED[name], q)
+    elif name in _PL_ROTATIONS:  # PhaseShift(φ) = e^{iφ/2} RZ(φ); IsingXX(φ) = exp(−iφ XX/2) = RXX(φ)
+        converter.emit(_PL_ROTATIONS[name], q, angles[0])
+    elif name in ("Rot", "U3"):  # Rot(φ, θ, ω) = RZ(ω)·RY(θ)·RZ(φ); U3(θ, φ, δ) = e^{i(φ+δ)/2} RZ(φ)·RY(θ)·RZ(δ)
+        theta, phi, lam = (angles[1], angles[2], angles[0]) if name == "Rot" else angles
+        converter.euler(q, theta, phi, lam, lambda: _numpy(qml.matrix(op)))
+    elif name in ("PauliRot", "MultiRZ"):
+        letters = op.hyperparameters["pauli_word"] if name == "PauliRot" else "Z" * len(q)
+        if not converter.emit_pauli(q, letters, angles[0]) and angles[0].param is not None:
+            raise where.error(f"the word {letters} is a global phase, so input {angles[0].param.name} would be "
+                              "dropped", _PL_ANGLE)
+    else:
+        try:
+            converter.emit_fixed("UNITARY", q, matrix=tuple(complex(z) for z in _numpy(op.data[0]).reshape(-1)))
+        except ValueError as exc:
+            raise where.error(str(exc), "allowed: a finite unitary matrix") from None
+
+
 _MODULE_HASHES: dict[str, str] = {}
 """Digest of each builder module's file when this module last imported it (to reload edits)."""
 
@@ -444,7 +720,8 @@ def _builder_module(spec: str, where: str):
 def from_builder(spec: str, n_qubits: int, depth: int, name: str | None = None) -> Circuit:
     """Call ``function(n_qubits, depth)`` of ``module:function`` or ``path/to/file.py:function``
     (relative to the working directory); it returns a qiskit ``QuantumCircuit`` (imported with
-    :func:`from_qiskit`) or a :class:`Circuit` (used as is).  The name is the function's unless
+    :func:`from_qiskit`), a PennyLane tape (:func:`from_pennylane`; integer wire labels are wires
+    0..n_qubits−1) or a :class:`Circuit` (used as is).  The name is the function's unless
     given (a returned Circuit keeps its own name unless it is the default ``circuit``)."""
     where, function = _split_builder(spec)
     module = _builder_module(spec, where)
@@ -472,14 +749,24 @@ def from_builder(spec: str, n_qubits: int, depth: int, name: str | None = None) 
         circuit = result
         if name or circuit.name == "circuit":
             circuit = replace(circuit, name=name or function)
+    elif any(cls.__module__.partition(".")[0] == "pennylane" for cls in type(result).__mro__):
+        from pennylane.tape import QuantumScript
+
+        if not isinstance(result, QuantumScript):
+            raise ValueError(f"{what} returned a PennyLane {type(result).__name__}; allowed: a PennyLane tape "
+                             "(QuantumScript), a qiskit QuantumCircuit or a qnnscope Circuit")
+        integers = all(isinstance(w, (int, np.integer)) and not isinstance(w, bool)  # the usual labels 0..n−1
+                       for w in result.wires)
+        circuit = from_pennylane(result, wires=range(n_qubits) if integers else None, name=name or function,
+                                 source=f"builder {spec!r}")
     else:
         try:
             from qiskit import QuantumCircuit
         except ImportError:  # pragma: no cover - qiskit is a dependency
             QuantumCircuit = ()
         if not isinstance(result, QuantumCircuit):
-            raise ValueError(f"{what} returned {type(result).__name__}; allowed: a qiskit QuantumCircuit "
-                             "or a qnnscope Circuit")
+            raise ValueError(f"{what} returned {type(result).__name__}; allowed: a qiskit QuantumCircuit, "
+                             "a PennyLane tape (QuantumScript) or a qnnscope Circuit")
         circuit = from_qiskit(result, name or function, source=f"builder {spec!r}")
     if circuit.n_qubits != n_qubits:
         raise ValueError(f"{what} returned a circuit on {circuit.n_qubits} qubits, {n_qubits} were asked for")

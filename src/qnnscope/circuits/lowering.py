@@ -8,6 +8,11 @@ rewritten exactly, up to a global phase, into these once per circuit structure:
   onto the last wire, RZ(θ) there, and the mirror image;
 * CRZ(θ) = RZ_t(θ/2) · CNOT · RZ_t(−θ/2) · CNOT (CRX and CRY conjugate the target), so a slot's
   gates carry scales ±a/2 of its affine expression a·θ + b;
+* with ``phases=True`` (the statevector engine's plan), a Pauli rotation keeps its basis change
+  but its core stays one diagonal Z-string rotation ``PAULIROT`` exp(−iθ Z⊗…⊗Z/2) instead of the
+  CNOT fan-in, and CRZ(θ) = RZ_t(θ/2) · exp(+iθ Z_cZ_t/4): the engine applies every commuting
+  diagonal of a layer (CZs and Z-string phases) in one elementwise pass.  Noise models and the
+  hardware path keep the CNOT form (their channels follow each primitive gate);
 * CY, SWAP and ISWAP through CNOTs, S and Pauli rotations; a fixed two-qubit unitary through
   qiskit's exact KAK decomposition (three CNOTs and one-qubit unitaries).
 
@@ -35,7 +40,17 @@ def _angle(op: Op, factor: float = 1.0, gate: str = "RZ", wire: int | None = Non
     return Op(gate, wires, param=op.param, scale=factor * op.scale, offset=factor * op.offset)
 
 
-def _pauli_rotation(op: Op, word: str) -> list[Op]:
+def _z_rotation(op: Op, wires: tuple[int, ...], factor: float = 1.0) -> Op:
+    """exp(−iφ Z⊗…⊗Z/2) on ``wires`` with ``op``'s angle expression times ``factor`` (RZ on one wire)."""
+    if len(wires) == 1:
+        return _angle(op, factor, wire=wires[0])
+    if op.param is None:
+        return Op("PAULIROT", wires, angle=factor * op.angle, pauli="Z" * len(wires))
+    return Op("PAULIROT", wires, param=op.param, scale=factor * op.scale, offset=factor * op.offset,
+              pauli="Z" * len(wires))
+
+
+def _pauli_rotation(op: Op, word: str, phases: bool = False) -> list[Op]:
     letters = [(w, p) for w, p in zip(op.wires, word) if p != "I"]
     into, back = [], []
     for w, p in letters:
@@ -45,13 +60,17 @@ def _pauli_rotation(op: Op, word: str) -> list[Op]:
         elif p == "Y":
             into.append(Op("RX", (w,), angle=math.pi / 2))
             back.append(Op("RX", (w,), angle=-math.pi / 2))
+    if phases:
+        return into + [_z_rotation(op, tuple(w for w, _ in letters))] + back
     last = letters[-1][0]
     fan = [Op("CNOT", (w, last)) for w, _ in letters[:-1]]
     return into + fan + [_angle(op, wire=last)] + fan[::-1] + back
 
 
-def _controlled_z(op: Op) -> list[Op]:
+def _controlled_z(op: Op, phases: bool = False) -> list[Op]:
     c, t = op.wires
+    if phases:  # |1⟩⟨1|_c ⊗ RZ_t(θ) = exp(−iθZ_t/4) · exp(+iθ Z_cZ_t/4)
+        return [_angle(op, 0.5), _z_rotation(op, (c, t), -0.5)]
     return [Op("CNOT", (c, t)), _angle(op, -0.5), Op("CNOT", (c, t)), _angle(op, 0.5)]
 
 
@@ -74,36 +93,48 @@ def _two_qubit_unitary(op: Op) -> list[Op]:
     return out
 
 
-def lower_op(op: Op) -> list[Op]:
-    """The primitive gates of one op, in application order."""
+def is_phase(op: Op) -> bool:
+    """A diagonal Z-string rotation on several wires (kept whole by ``phases=True``)."""
+    return op.gate == "PAULIROT" and len(op.wires) > 1 and set(op.pauli) == {"Z"}
+
+
+def _is_primitive(op: Op, phases: bool) -> bool:
+    return op.gate in PRIMITIVES or (op.gate == UNITARY and len(op.wires) == 1) or (phases and is_phase(op))
+
+
+def lower_op(op: Op, phases: bool = False) -> list[Op]:
+    """The primitive gates of one op, in application order (``phases``: keep diagonal
+    Z-string rotations whole, see the module docstring)."""
     g = op.gate
-    if g in PRIMITIVES or (g == UNITARY and len(op.wires) == 1):
+    if _is_primitive(op, phases):
         return [op]
     if g in PAULI_ROTATIONS:
-        return _pauli_rotation(op, op.pauli if g == "PAULIROT" else PAULI_ROTATIONS[g])
+        return _pauli_rotation(op, op.pauli if g == "PAULIROT" else PAULI_ROTATIONS[g], phases)
     c, t = op.wires
     if g == "CRZ":
-        return _controlled_z(op)
+        return _controlled_z(op, phases)
     if g == "CRX":
-        return [Op("H", (t,)), *_controlled_z(op), Op("H", (t,))]
+        return [Op("H", (t,)), *_controlled_z(op, phases), Op("H", (t,))]
     if g == "CRY":
-        return [Op("SDG", (t,)), Op("H", (t,)), *_controlled_z(op), Op("H", (t,)), Op("S", (t,))]
+        return [Op("SDG", (t,)), Op("H", (t,)), *_controlled_z(op, phases), Op("H", (t,)), Op("S", (t,))]
     if g == "CY":
         return [Op("SDG", (t,)), Op("CNOT", (c, t)), Op("S", (t,))]
     if g == "SWAP":
         return [Op("CNOT", (c, t)), Op("CNOT", (t, c)), Op("CNOT", (c, t))]
     if g == "ISWAP":
-        return [*lower_op(Op("RXX", op.wires, angle=-math.pi / 2)), *lower_op(Op("RYY", op.wires, angle=-math.pi / 2))]
+        return [*lower_op(Op("RXX", op.wires, angle=-math.pi / 2), phases),
+                *lower_op(Op("RYY", op.wires, angle=-math.pi / 2), phases)]
     return _two_qubit_unitary(op)
 
 
 @lru_cache(maxsize=256)
-def to_primitives(circuit: Circuit) -> Circuit:
+def to_primitives(circuit: Circuit, phases: bool = False) -> Circuit:
     """``circuit`` with every gate rewritten into engine primitives (the same circuit object if
-    it has none to rewrite); cached per structure."""
-    if all(op.gate in PRIMITIVES or (op.gate == UNITARY and len(op.wires) == 1) for op in circuit.ops):
+    it has none to rewrite); ``phases`` keeps diagonal Z-string rotations whole; cached per
+    structure."""
+    if all(_is_primitive(op, phases) for op in circuit.ops):
         return circuit
-    ops = tuple(p for op in circuit.ops for p in lower_op(op))
+    ops = tuple(p for op in circuit.ops for p in lower_op(op, phases))
     return replace(circuit, ops=ops)
 
 

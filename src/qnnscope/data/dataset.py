@@ -1,12 +1,14 @@
 """The :class:`Dataset` every loader returns, per-class subsampling and the stratified split.
 
-One container for images and spectrograms, so models and explanations never ask where the data
-came from; ``masks`` carries the ground-truth evidence of the synthetic sets for localisation metrics.
+One container for images (grey or RGB) and spectrograms, so models and explanations never ask where
+the data came from; ``masks`` carries the ground-truth evidence (the synthetic sets' objects, the
+speech frames above the noise floor of noisy speech) for localisation metrics.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,12 +18,13 @@ from qnnscope.sampling import stable_seed
 
 
 class MissingData(FileNotFoundError):
-    """User-supplied data (MNIST IDX files, Speech Commands folders) is not where it was asked for."""
+    """User-supplied data (MNIST IDX files, image or speech folders, CIFAR-10 batches) is not where it was asked for."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Inputs ``x`` (N, 1, H, W) float32, labels ``y`` (N,) int64, class names, optional masks (N, H, W) bool."""
+    """Inputs ``x`` (N, C, H, W) float32 with C = 1 (grey images, spectrograms) or 3 (RGB, channels in
+    R, G, B order), labels ``y`` (N,) int64, class names, optional masks (N, H, W) bool shared by the channels."""
 
     name: str
     kind: str
@@ -38,6 +41,18 @@ class Dataset:
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         masks = None if self.masks is None else self.masks[idx]
         return Dataset(self.name, self.kind, self.x[idx], self.y[idx], self.classes, masks)
+
+
+def data_folder(root: str | Path, part: str | None, what: str, layout: str) -> tuple[Path, Path]:
+    """(root, the folder to read: ``root/part``, or ``root`` without a part); MissingData naming what is absent."""
+    root = Path(root)
+    if not root.is_dir():
+        raise MissingData(f"{what} {root} not found: expected {layout}")
+    base = root if part is None else root / part
+    if not base.is_dir():
+        raise MissingData(f"option part: folder {base} not found; folders in {root}: "
+                          f"{sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))}")
+    return root, base
 
 
 def rng(name: str, seed: int, *parts: object) -> np.random.Generator:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -96,7 +97,12 @@ def check_mnist(root: str | Path, *, part: str = "train", **_: object) -> None:
 
 
 def mnist(
-    root: str | Path, *, n_per_class: int | None = None, seed: int = 0, part: str = "train", size: int | None = None
+    root: str | Path,
+    *,
+    n_per_class: int | None = None,
+    seed: int = 0,
+    part: Literal["train", "test", "both"] = "train",
+    size: int | None = None,
 ) -> Dataset:
     """MNIST from the IDX files in ``root``: ``part`` train (60k), test (10k) or both; 28×28 or pooled to ``size``."""
     pixels, labels = [], []

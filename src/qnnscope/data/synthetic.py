@@ -1,12 +1,15 @@
 """Synthetic image and spoken-keyword sets with ground-truth evidence masks, for localisation metrics.
 
 Real data cannot say where the class evidence is; here it is placed by the generator, so the
-pointing game and the share of map energy inside the mask have an answer.  Both sets are seeded
+pointing game and the share of map energy inside the mask have an answer.  All three sets are seeded
 and vectorised with numpy (a few hundred examples in a fraction of a second).
 
 - images: one small shape per class (:data:`SHAPES`) at a random position over clutter (short
   straight line fragments, which are no class shape) and Gaussian noise; the mask is the shape's
   footprint: its pixels dilated by one pixel, holes filled.
+- RGB images: one filled shape per class in the class's colour (:data:`RGB_CLASSES`: colour and
+  shape both name the class) at a random position and scale over a textured background of a
+  random dull colour; the mask is the shape's pixels.
 - speech: one time-frequency pattern per keyword (:data:`KEYWORDS`) at a random onset with a small
   random pitch jitter, over pink background noise at a random SNR, plus a noise-only class; the mask
   is the mel cells where the clean keyword's power exceeds :data:`MASK_FRACTION` of its peak.
@@ -19,7 +22,7 @@ import torch
 from scipy import ndimage
 
 from qnnscope.data.dataset import Dataset, rng
-from qnnscope.data.speech import SAMPLE_RATE, mel_power, standardised_log_mel
+from qnnscope.data.speech import NOISE_CLASS, SAMPLE_RATE, mel_power, pink_noise, standardised_log_mel
 
 _PATTERNS = {
     "plus": ["..#..", "..#..", "#####", "..#..", "..#.."],
@@ -34,9 +37,16 @@ SHAPES = {name: np.array([[c == "#" for c in row] for row in rows]) for name, ro
 _FRAGMENT_STEPS = np.array([[0, 1], [1, 0], [1, 1], [1, -1]])
 """Directions of clutter fragments: horizontal, vertical and both diagonals."""
 
+RGB_CLASSES = {
+    "red_square": ((0.9, 0.1, 0.1), "square"),
+    "blue_disc": ((0.1, 0.25, 0.95), "disc"),
+    "green_triangle": ((0.1, 0.8, 0.15), "triangle"),
+    "yellow_diamond": ((0.95, 0.85, 0.1), "diamond"),
+}
+"""Classes of the synthetic RGB images, in class order: (colour in [0, 1]³, filled shape)."""
+
 KEYWORDS = ("rising", "falling", "vowel", "warble")
 """Synthetic keywords: rising and falling chirps, a two-formant harmonic stack, a frequency-modulated tone."""
-NOISE_CLASS = "noise"
 KEYWORD_SECONDS = 0.35
 MASK_FRACTION = 0.1
 """A mel cell is keyword evidence where the clean keyword's power exceeds this fraction (−10 dB) of its peak."""
@@ -96,6 +106,63 @@ def synthetic_images(
     )
 
 
+def _footprint(shape: str, dy: np.ndarray, dx: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Pixels whose centres (offsets ``dy``, ``dx`` from the centre) lie in a filled ``shape`` of half-size ``r``."""
+    if shape == "square":
+        return np.maximum(abs(dy), abs(dx)) <= r
+    if shape == "disc":
+        return dy**2 + dx**2 <= r**2
+    if shape == "triangle":
+        return (dy <= r) & (abs(dx) <= (dy + r) / 2)
+    return abs(dy) + abs(dx) <= r
+
+
+def synthetic_rgb(
+    *,
+    n_per_class: int | None = None,
+    seed: int = 0,
+    size: int = 32,
+    n_classes: int = 3,
+    texture: float = 0.15,
+    noise: float = 0.05,
+) -> Dataset:
+    """``n_per_class`` (default 100) size×size RGB images per class: the class's coloured shape, half-size
+    uniform in [size/8, size/5], over a background of a random dull colour with smooth texture and pixel noise."""
+    if not 1 <= n_classes <= len(RGB_CLASSES):
+        raise ValueError(f"n_classes must lie in 1..{len(RGB_CLASSES)}, got {n_classes}")
+    if size < 8:
+        raise ValueError(f"size must be >= 8 to hold a shape of half-size size/8 or more, got {size}")
+    n_per_class = 100 if n_per_class is None else n_per_class
+    names = tuple(RGB_CLASSES)[:n_classes]
+    gen = rng("synthetic_rgb", seed, size, n_classes, texture, noise)
+    n = n_per_class * n_classes
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    r = gen.uniform(size / 8, size / 5, size=(n, 1, 1))
+    centre = r[..., None] + gen.uniform(0, 1, size=(n, 1, 1, 2)) * (size - 1 - 2 * r[..., None])
+    rows, cols = np.mgrid[:size, :size]
+    dy, dx = rows - centre[..., 0], cols - centre[..., 1]
+    masks = np.zeros((n, size, size), dtype=bool)
+    colours = np.zeros((n, 3, 1, 1))
+    for label, name in enumerate(names):
+        idx = np.flatnonzero(y == label)
+        colour, shape = RGB_CLASSES[name]
+        masks[idx] = _footprint(shape, dy[idx], dx[idx], r[idx])
+        colours[idx] = np.reshape(colour, (3, 1, 1))
+    field = ndimage.gaussian_filter(gen.standard_normal((n, 3, size, size)), sigma=(0, 0, size / 8, size / 8))
+    field /= field.std(axis=(2, 3), keepdims=True)
+    background = gen.uniform(0.2, 0.6, size=(n, 3, 1, 1)) + texture * field
+    brightness = gen.uniform(0.8, 1.0, size=(n, 1, 1, 1))
+    x = np.where(masks[:, None], brightness * colours, background) + noise * gen.standard_normal((n, 3, size, size))
+    return Dataset(
+        "synthetic_rgb",
+        "image",
+        torch.as_tensor(np.clip(x, 0.0, 1.0).astype(np.float32)),
+        torch.as_tensor(y, dtype=torch.int64),
+        names,
+        torch.as_tensor(masks),
+    )
+
+
 def _keyword_waves(keyword: str, tau: np.ndarray, jitter: np.ndarray) -> np.ndarray:
     """Clean ``keyword`` (n, samples) at times ``tau`` (samples,) since onset, frequencies scaled by ``jitter`` (n, 1)."""
     if keyword in ("rising", "falling"):
@@ -111,14 +178,6 @@ def _keyword_waves(keyword: str, tau: np.ndarray, jitter: np.ndarray) -> np.ndar
     freqs = f0 * harmonics[None, :] * jitter
     weights = sum(np.exp(-0.5 * ((freqs - f) / bandwidth) ** 2) for f in formants)
     return np.einsum("nk,nkt->nt", weights, np.sin(2 * np.pi * freqs[:, :, None] * tau))
-
-
-def pink_noise(gen: np.random.Generator, n: int, samples: int) -> np.ndarray:
-    """``n`` unit-RMS pink (1/f power) noise clips, shaped in the frequency domain."""
-    spectrum = np.fft.rfft(gen.standard_normal((n, samples)), axis=1)
-    spectrum /= np.sqrt(np.maximum(np.arange(spectrum.shape[1]), 1.0))
-    waves = np.fft.irfft(spectrum, n=samples, axis=1)
-    return waves / waves.std(axis=1, keepdims=True)
 
 
 def synthetic_speech(

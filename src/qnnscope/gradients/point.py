@@ -12,16 +12,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 MODEL_OPTIONS: dict[str, dict[str, Any]] = {
-    "vqc": {"circuit": "", "source": ""},
+    "vqc": {"circuit": "", "graph": "", "source": ""},
     "dqnn": {"widths": "", "data": "", "pairs": 0},
 }
 """Model → its options and their defaults (the defaults are also the column values of other
 models' rows): a VQC's ``circuit`` (a user circuit: a builder ``module:function`` or
-``file.py:function``, or an OpenQASM 3 file or pattern; '' for a built-in ansatz) and ``source``
-(the content hash of the files that circuit was read from at this size, so results of two
-versions of a file never mix); a DQNN's ``widths`` (qubits per layer, ``4-4-4``), ``data``
-(training pairs, :data:`qnnscope.models.training.TASKS`) and ``pairs`` (how many the cost
-averages over)."""
+``file.py:function``, or an OpenQASM 3 file or pattern; '' for a built-in ansatz), ``graph``
+(ansatz ``qaoa``'s MaxCut graph: an edge-list file or a pattern with ``{n}``; '' otherwise) and
+``source`` (the content hash of the file that circuit or graph was read from at this size, so
+results of two versions of a file never mix); a DQNN's ``widths`` (qubits per layer,
+``4-4-4``), ``data`` (training pairs, :data:`qnnscope.models.training.TASKS`) and ``pairs`` (how
+many the cost averages over)."""
 OPTION_DEFAULTS = {name: value for options in MODEL_OPTIONS.values() for name, value in options.items()}
 """Every model option and its default (one default per option name across models)."""
 OPTION_COLUMNS = tuple(OPTION_DEFAULTS)
@@ -47,9 +48,9 @@ the config wrote it (``20n`` or ``5``), so fits follow a depth rule across qubit
 class GradientPoint:
     """One sweep point of a gradient study (see ``config/README.md`` for each field).
 
-    ``model='vqc'``: ``ansatz`` names a circuit (a built-in ansatz or family, or the name of the
-    user circuit in option ``circuit``) and ``depth`` its layers.  ``model='dqnn'``: a
-    dissipative QNN (:mod:`qnnscope.models.dqnn`) whose ``ansatz`` names the perceptrons
+    ``model='vqc'``: ``ansatz`` names a circuit (a built-in ansatz or family, ``qaoa`` on the
+    graph in option ``graph``, or the name of the user circuit in option ``circuit``) and
+    ``depth`` its layers.  ``model='dqnn'``: a dissipative QNN (:mod:`qnnscope.models.dqnn`) whose ``ansatz`` names the perceptrons
     (``general``, ``deepD``, ``localM``) and ``depth`` the number of layers; ``n_qubits`` is the
     sweep's qubit count and ``options`` (a mapping, stored as sorted pairs) the model's own
     settings of :data:`MODEL_OPTIONS`."""
@@ -98,8 +99,14 @@ class GradientPoint:
 
     @property
     def label(self) -> str:
-        """The point's architecture in one path component: the ansatz, and for a DQNN also its
-        widths, data and pairs (``local1_w4-4_zero1``)."""
+        """The point's architecture in one path component: the ansatz; for a user circuit also the
+        hash of its file (``brick@1a2b3c4d5e6f``), for QAOA on a graph the graph's name and file hash
+        (``qaoa_3regular@1a2b3c4d5e6f``); for a DQNN also its widths, data and pairs
+        (``local1_w4-4_zero1``)."""
+        if self.model == "vqc" and self.option("graph"):
+            from qnnscope.circuits.families import graph_name
+
+            return f"{self.ansatz}_{graph_name(self.option('graph'))}@{self.option('source')}"
         if self.model == "vqc":
             return f"{self.ansatz}@{self.option('source')}" if self.option("circuit") else self.ansatz
         return f"{self.ansatz}_w{self.option('widths')}_{self.option('data')}{self.option('pairs')}"
@@ -113,20 +120,24 @@ class GradientPoint:
     def seed_key(self) -> dict:
         """What the random draw depends on: the circuit and the distribution, not the cost or the
         backend, so different costs and backends of one study see the same parameter draws.  A
-        user circuit is known by its structure: one equal to a built-in ansatz's draws what that
-        ansatz draws (bit for bit), any other by its structure's hash."""
+        user circuit, and QAOA on a graph, is known by its structure: one equal to a built-in
+        ansatz's draws what that ansatz draws (bit for bit), any other by its structure's hash
+        (which holds the graph's edges and weights)."""
         sigma = None if self.sigma is None else float(self.sigma)
         if self.model == "dqnn":
             return {"model": "dqnn", "ansatz": self.ansatz, "widths": self.option("widths"), "init": self.init,
                     "sigma": sigma}
-        ansatz = self.ansatz
-        if self.option("circuit"):
+        ansatz, n, depth = self.ansatz, int(self.n_qubits), int(self.depth)
+        if self.option("circuit") or self.option("graph"):
             from qnnscope.circuits.ansatze import same_as_builtin
+            from qnnscope.circuits.families import graph_edges, qaoa
             from qnnscope.circuits.importers import load
 
-            ansatz = same_as_builtin(load(self.option("circuit"), int(self.n_qubits), int(self.depth)), int(self.depth))
-        return {"model": "vqc", "ansatz": ansatz, "n_qubits": int(self.n_qubits), "depth": int(self.depth),
-                "init": self.init, "sigma": sigma, "identity_block": int(self.identity_block)}
+            circuit = (load(self.option("circuit"), n, depth) if self.option("circuit")
+                       else qaoa(n, depth, graph_edges(self.option("graph"), n)))
+            ansatz = same_as_builtin(circuit, depth)
+        return {"model": "vqc", "ansatz": ansatz, "n_qubits": n, "depth": depth, "init": self.init, "sigma": sigma,
+                "identity_block": int(self.identity_block)}
 
 
 def cost_label(cost: str) -> str:

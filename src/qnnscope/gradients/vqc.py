@@ -13,6 +13,8 @@ from tqdm import tqdm
 
 from qnnscope import sampling
 from qnnscope.circuits import ANSATZE, Circuit, build
+from qnnscope.circuits.families import graph_edges, graph_hash, qaoa
+from qnnscope.config import check_graph_choice
 from qnnscope.costs import Observable, make_cost
 from qnnscope.gradients.point import Evaluation, GradientPoint, resolve_params
 
@@ -26,6 +28,8 @@ NOISY_BACKENDS = ("torch", "qiskit-aer")
 
 _circuit = functools.lru_cache(maxsize=4096)(build)
 """Circuits are read-only once built; sweeps validate thousands of points that share a few."""
+_qaoa = functools.lru_cache(maxsize=1024)(qaoa)
+"""QAOA circuits by (n, depth, edges, identity_block), likewise."""
 
 
 def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observable, list[int]]:
@@ -33,10 +37,11 @@ def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observab
     from qnnscope.backends import available
     from qnnscope.backends.torch_backend import METHODS
 
-    spec = point.option("circuit")
-    if not spec and point.ansatz not in ANSATZE:
+    spec, graph = point.option("circuit"), point.option("graph")
+    check_graph_choice(point.ansatz, graph, spec, key=key)
+    if not spec and not graph and point.ansatz not in ANSATZE:
         raise ValueError(f"{key('ansatz')}: unknown ansatz {point.ansatz!r}; allowed: {', '.join(sorted(ANSATZE))}"
-                         " (or a user circuit under 'circuit')")
+                         f", qaoa (with a graph, {key('graph')}) or a user circuit ({key('circuit')})")
     minimum = 2 if point.ansatz == "alternating" and not spec else 1
     if int(point.n_qubits) < minimum:
         raise ValueError(f"{key('qubits')}: {point.ansatz} needs at least {minimum} qubits, got {point.n_qubits}")
@@ -56,14 +61,17 @@ def validate(point: GradientPoint, samples: int, key) -> tuple[Circuit, Observab
             f"{key('identity-block')}: init 'identity_block' and identity_block > 0 go together, "
             f"got init={point.init!r}, identity_block={point.identity_block}"
         )
+    edges = None
     if spec:
         circuit = _user_circuit(point, key)
+    elif graph:
+        circuit, edges = _graph_circuit(point, key)
     else:
         try:
             circuit = _circuit(point.ansatz, int(point.n_qubits), int(point.depth), int(point.identity_block))
         except ValueError as exc:
             raise ValueError(f"{key('depth')}: {exc}") from None
-    observable = make_cost(point.cost, circuit.n_qubits, key=key("cost"))
+    observable = make_cost(point.cost, circuit.n_qubits, key=key("cost"), graph=edges)
     params = resolve_params(point.params, circuit.n_params, key=key("params"))
     if point.init in sampling.SIGMA_INITS and not (point.sigma and point.sigma > 0):
         raise ValueError(f"{key('sigma')}: init {point.init!r} needs sigma > 0, got {point.sigma}")
@@ -79,12 +87,30 @@ def _user_circuit(point: GradientPoint, key) -> Circuit:
     spec, n, depth = point.option("circuit"), int(point.n_qubits), int(point.depth)
     if point.init == "identity_block":
         raise ValueError(f"{key('inits')}: identity_block initialisation needs a built-in ansatz, not a user circuit")
-    recorded = point.option("source")
-    current = source_hash(spec, n, depth)
-    if recorded and recorded != current:
-        raise ValueError(f"{key('circuit')}: {spec!r} changed since this point was planned (source {recorded}, "
-                         f"now {current}); re-run the workflow so that the new version gets its own points")
+    _unchanged(point, key("circuit"), spec, source_hash(spec, n, depth))
     return load(spec, n, depth, key=key("circuit"))
+
+
+def _unchanged(point: GradientPoint, name: str, spec: str, current: str) -> None:
+    """Refuse a point whose file ``spec`` (option ``name``) hashes to other than its recorded
+    ``source``: it changed since the point was planned."""
+    recorded = point.option("source")
+    if recorded and recorded != current:
+        raise ValueError(f"{name}: {spec!r} changed since this point was planned (source {recorded}, now {current}); "
+                         "re-run the workflow so that the new version gets its own points")
+
+
+def _graph_circuit(point: GradientPoint, key) -> tuple[Circuit, list]:
+    """QAOA (Farhi et al. 2014) on the graph of ``point`` (option ``graph``, read at its qubit
+    count) and the graph's edges; refuses a point whose graph file changed since the point was
+    planned (its ``source`` hash)."""
+    graph, n = point.option("graph"), int(point.n_qubits)
+    edges = graph_edges(graph, n, key("graph"), key("qubits"))
+    _unchanged(point, key("graph"), graph, graph_hash(graph, n))
+    try:
+        return _qaoa(n, int(point.depth), tuple(edges), int(point.identity_block)), edges
+    except ValueError as exc:
+        raise ValueError(f"{key('depth')}: {exc}") from None
 
 
 def block_size(point: GradientPoint, samples: int) -> int:

@@ -9,16 +9,22 @@
   maps of the trained model and of a copy with re-initialised VQC weights.  A map that explains
   the quantum model must change (low correlation); the trained model's map computed a second
   time is the reference (correlation 1 for a deterministic method).
-- :func:`pointing_game` (Zhang et al. 2018) and :func:`energy_share` on ground-truth masks.
-- :func:`qnnscope.stats.bootstrap_mean`: mean and bootstrap CI over the finite values.
+- :func:`pointing_game` (Zhang et al. 2018) and :func:`energy_share` on ground-truth masks, and
+  :func:`background_evidence`: how much of a map lies outside them, in the background or noise
+  (Lin et al., arXiv:2408.05899, find QGrad-CAM attending to the non-speech frames of noisy speech).
+- :func:`summarise`: mean and bootstrap CI (:func:`qnnscope.stats.bootstrap_mean`) over the
+  finite values, with the count of nan ones.
 
 Maps are torch tensors (B, H, W) at input resolution (see :func:`qnnscope.interpret.cam.upsample`);
-per-sample results are float64 numpy arrays, nan where a sample has no defined value.
+per-sample results are float64 numpy arrays, nan where a sample has no defined value.  The mask
+metrics return :class:`Scored`, values with the number of samples that have one, so no sample
+drops out unseen.  Masks are a (B, H, W) tensor, or a sequence of B (H, W) masks with None for a
+sample without one, or None for a batch without masks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +34,7 @@ from numpy.typing import ArrayLike
 from scipy import integrate, ndimage, stats
 from torch import Tensor, nn
 
+from qnnscope import stats as qstats
 from qnnscope.interpret.cam import model_input, resolve_target
 from qnnscope.models import hybrid
 
@@ -41,6 +48,35 @@ class Curve(NamedTuple):
     auc: np.ndarray
     fractions: np.ndarray
     probs: np.ndarray
+
+
+class Scored(NamedTuple):
+    """Per-sample values (B,), nan where undefined, and ``n_used``: how many are defined."""
+
+    values: np.ndarray
+    n_used: int
+
+
+class Background(NamedTuple):
+    """Per sample: the share of positive map mass outside the mask (``share``), and 1 where the
+    map's maximum lies outside it, else 0 (``peak``), each with its count of defined samples."""
+
+    share: Scored
+    peak: Scored
+
+
+def scored(values: np.ndarray) -> Scored:
+    """``values`` with the count of finite ones."""
+    return Scored(values, int(np.isfinite(values).sum()))
+
+
+def summarise(result: Scored | np.ndarray, seed: int = 0, n_boot: int = 2000, ci: float = 0.95) -> dict:
+    """n (finite values), n_nan, mean and its bootstrap CI (mean_lo, mean_hi) of per-sample values."""
+    values = np.asarray(result.values if isinstance(result, Scored) else result, dtype=np.float64).ravel()
+    finite = int(np.isfinite(values).sum())
+    if finite < 2:
+        raise ValueError(f"a bootstrap CI needs at least 2 defined values; {finite} of {values.size} are defined")
+    return {**qstats.bootstrap_mean(values, seed=seed, n_boot=n_boot, ci=ci), "n_nan": values.size - finite}
 
 
 class Randomisation(NamedTuple):
@@ -132,33 +168,69 @@ def _constant(maps: Tensor) -> np.ndarray:
     return (flat == flat[:, :1]).all(1).cpu().numpy()
 
 
-def _check_masks(maps: Tensor, masks: Tensor) -> None:
-    """Maps and masks must both be (B, H, W) at the same resolution."""
-    if maps.shape != masks.shape or maps.dim() != 3:
+def _masks(maps: Tensor, masks: Tensor | Sequence[Tensor | None] | None) -> Tensor:
+    """Masks as a bool (B, H, W) tensor, a sample without a mask given an empty one."""
+    if maps.dim() != 3:
+        raise ValueError(f"maps need shape (B, H, W), got {tuple(maps.shape)}")
+    if not isinstance(masks, Tensor):
+        given = [None] * len(maps) if masks is None else list(masks)
+        if len(given) != len(maps):
+            raise ValueError(f"need one mask (or None) per map: {len(maps)} maps, {len(given)} masks")
+        empty = torch.zeros(maps.shape[1:], dtype=torch.bool, device=maps.device)
+        masks = torch.stack([empty if m is None else torch.as_tensor(m, device=maps.device) for m in given])
+    if maps.shape != masks.shape:
         raise ValueError(f"maps and masks need the same (B, H, W) shape, got {tuple(maps.shape)} and {tuple(masks.shape)}")
+    return masks.bool()
 
 
-def pointing_game(maps: Tensor, masks: Tensor, tolerance: int = 0) -> np.ndarray:
-    """1 where a map's maximum lies in the mask or within ``tolerance`` pixels of it (Euclidean), else 0; nan for empty masks.
+def pointing_game(maps: Tensor, masks: Tensor | Sequence[Tensor | None] | None, tolerance: int = 0) -> Scored:
+    """1 where a map's maximum lies in the mask or within ``tolerance`` pixels of it (Euclidean), else 0;
+    nan for missing and empty masks.
 
     Ties for the maximum go to the first pixel in row-major order.
     """
-    _check_masks(maps, masks)
-    inside = masks.bool()
+    masks = _masks(maps, masks)
+    inside = masks
     if tolerance > 0:
         r = torch.arange(-tolerance, tolerance + 1)
         disk = ((r[:, None] ** 2 + r[None, :] ** 2) <= tolerance**2).to(torch.float32)
         inside = F.conv2d(inside[:, None].float(), disk[None, None], padding=tolerance)[:, 0] > 0
     hits = inside.flatten(1).gather(1, maps.flatten(1).argmax(1, keepdim=True))[:, 0]
-    empty = ~masks.flatten(1).any(1)
-    return np.where(empty.cpu().numpy(), np.nan, hits.double().cpu().numpy())
+    usable = masks.flatten(1).any(1).cpu().numpy()
+    return scored(np.where(usable, hits.double().cpu().numpy(), np.nan))
 
 
-def energy_share(maps: Tensor, masks: Tensor) -> np.ndarray:
-    """Σ_mask map / Σ map per sample (maps non-negative); nan for empty masks and all-zero maps."""
-    _check_masks(maps, masks)
+def energy_share(maps: Tensor, masks: Tensor | Sequence[Tensor | None] | None) -> Scored:
+    """Σ_mask map / Σ map per sample (maps non-negative); nan for missing and empty masks and all-zero maps."""
+    masks = _masks(maps, masks)
     total = maps.flatten(1).double().sum(1).cpu().numpy()
     inside = (maps * masks).flatten(1).double().sum(1).cpu().numpy()
-    empty = ~masks.flatten(1).any(1).cpu().numpy()
+    usable = masks.flatten(1).any(1).cpu().numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(empty | (total == 0), np.nan, inside / total)
+        return scored(np.where(usable & (total != 0), inside / total, np.nan))
+
+
+def background_evidence(maps: Tensor, masks: Tensor | Sequence[Tensor | None] | None, *,
+                        frames: bool = False) -> Background:
+    """Evidence a map puts in the background (outside the foreground ``masks``): the share of its
+    positive mass there, Σ_bg max(m, 0) / Σ max(m, 0), and whether its maximum lies there (ties to
+    the first pixel in row-major order, as in :func:`pointing_game`).
+
+    ``frames=True`` takes as foreground every whole column (the time frames of a spectrogram)
+    that holds a mask cell, so the background is the frames without speech.  Both values are nan
+    for a sample without a mask, with an empty mask or with a mask covering everything (no
+    background); ``share`` also where the map has no positive mass, ``peak`` where it is constant.
+    """
+    masks = _masks(maps, masks)
+    if frames:
+        masks = masks.any(1, keepdim=True).expand_as(masks)
+    flat, fg = maps.flatten(1).double(), masks.flatten(1)
+    usable = (fg.any(1) & ~fg.all(1)).cpu().numpy()
+    positive = flat.clamp(min=0)
+    total = positive.sum(1).cpu().numpy()
+    outside = (positive * ~fg).sum(1).cpu().numpy()
+    peak = (~fg).gather(1, flat.argmax(1, keepdim=True))[:, 0].double().cpu().numpy()
+    constant = _constant(maps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(usable & (total > 0), outside / total, np.nan)
+    return Background(scored(share), scored(np.where(usable & ~constant, peak, np.nan)))

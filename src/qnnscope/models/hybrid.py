@@ -11,6 +11,10 @@ simulates, read out as ⟨Z_q⟩ on every qubit and mapped by a Linear layer to 
 - ``classical``: the classical twin: the same CNN and pre-layer, with tanh(Linear) in place of
   the circuit.
 
+``backbone="resnet18"`` puts the same heads on Mari et al.'s frozen ImageNet-pretrained ResNet-18
+(:class:`BackboneClassifier`, weights from a user-supplied torchvision file): A is its last
+convolutional block (layer4), and training optimises the head only.
+
 Training (:func:`train`) is deterministic (seeds derived from the configuration and the epoch)
 and checkpointed after every epoch, atomically: a killed training resumes from its last
 checkpoint and ends with the same weights as an uninterrupted one.
@@ -33,9 +37,12 @@ from torch import nn
 from qnnscope import sampling
 from qnnscope.circuits.description import Circuit, Op
 from qnnscope.io import atomic_output
+from qnnscope.models import resnet
 from qnnscope.sim import engine
 
 KINDS = ("vqc", "dressed", "classical")
+BACKBONES = {"resnet18": (resnet.ResNet18, 512)}
+"""Pretrained feature extractors: name → (module class, channels of its last block)."""
 ENTANGLERS = ("cnot", "cz", "ring")
 INIT_SCALE = 0.01
 """Standard deviation of the initial VQC weights (Mari et al.'s q_delta)."""
@@ -142,20 +149,30 @@ class QuantumLayer(nn.Module):
         return ((z[:, 0] - z[:, 1]) / 2).transpose(1, 2)
 
 
-class HybridClassifier(nn.Module):
-    """CNN → pool → Linear → tanh·π/2 → quantum layer (or its classical twin) → Linear."""
+def cnn(in_shape: tuple[int, int, int], channels: tuple[int, int]) -> nn.Sequential:
+    """The small CNN: two 3×3 convolutions with batch norm and ReLU (a 2×2 max-pool between them
+    on inputs of at least 8×8)."""
+    c, h, w = in_shape
+    pool = [nn.MaxPool2d(2)] if min(h, w) >= 8 else []
+    return nn.Sequential(
+        nn.Conv2d(c, channels[0], 3, padding=1), nn.BatchNorm2d(channels[0]), nn.ReLU(), *pool,
+        nn.Conv2d(channels[0], channels[1], 3, padding=1), nn.BatchNorm2d(channels[1]), nn.ReLU(),
+    )
 
-    def __init__(self, kind: str, in_shape: tuple[int, int, int], n_classes: int, n_qubits: int, depth: int,
-                 entangler: str, channels: tuple[int, int], dtype: str):
+
+class HybridClassifier(nn.Module):
+    """CNN → pool → Linear → tanh·π/2 → quantum layer (or its classical twin) → Linear; ``features``
+    maps inputs to ``width`` activation channels."""
+
+    frozen = False
+    """Whether the feature extractor is frozen (then :func:`train` trains the head only)."""
+
+    def __init__(self, kind: str, features: nn.Module, width: int, n_classes: int, n_qubits: int, depth: int,
+                 entangler: str, dtype: str):
         super().__init__()
-        c, h, w = in_shape
         self.kind = kind
-        pool = [nn.MaxPool2d(2)] if min(h, w) >= 8 else []
-        self.features = nn.Sequential(
-            nn.Conv2d(c, channels[0], 3, padding=1), nn.BatchNorm2d(channels[0]), nn.ReLU(), *pool,
-            nn.Conv2d(channels[0], channels[1], 3, padding=1), nn.BatchNorm2d(channels[1]), nn.ReLU(),
-        )
-        self.pre = nn.Linear(channels[1], n_qubits)
+        self.features = features
+        self.pre = nn.Linear(width, n_qubits)
         if kind == "classical":
             self.hidden = nn.Linear(n_qubits, n_qubits)
         else:
@@ -185,7 +202,24 @@ class HybridClassifier(nn.Module):
         return self.head(self.activations(x))
 
 
-def check(kind: str, n_qubits: int, depth: int, entangler: str, channels) -> None:
+class BackboneClassifier(HybridClassifier):
+    """Mari et al.'s transfer learning (Quantum 4, 340 (2020)): a frozen pretrained ResNet-18 as
+    ``features`` under the same head (global average pool, Linear 512 → n, tanh·π/2, the circuit
+    or its classical twin, Linear n → classes); Mari et al. train the dressed head on it."""
+
+    @property
+    def frozen(self) -> bool:
+        return self.features.frozen
+
+    def activations(self, x: torch.Tensor) -> torch.Tensor:
+        """A (B, 512, ⌈H/32⌉, ⌈W/32⌉): the last convolutional block (layer4); a one-channel input is
+        repeated over the three colour channels."""
+        return self.features.trunk(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+
+
+def check(kind: str, n_qubits: int, depth: int, entangler: str, channels, backbone: str | None = None) -> None:
+    if backbone is not None and backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; allowed: {', '.join(BACKBONES)} (or none: the small CNN)")
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; allowed: {', '.join(KINDS)}")
     if entangler not in ENTANGLERS:
@@ -198,22 +232,50 @@ def check(kind: str, n_qubits: int, depth: int, entangler: str, channels) -> Non
         raise ValueError(f"channels must be two positive integers, got {channels}")
 
 
+def available(backbone: str | None, weights: str | os.PathLike | None) -> tuple[bool, str]:
+    """(True, "") if :func:`build` finds the backbone's weights file (or needs none), else (False,
+    why): what a workflow skips a study on, as with :func:`qnnscope.data.available`."""
+    try:
+        if backbone is not None and weights is not None:
+            resnet.weights_file(weights)
+    except FileNotFoundError as missing:
+        return False, str(missing)
+    return True, ""
+
+
 def build(kind: str, in_shape: tuple[int, int, int], n_classes: int, *, n_qubits: int = 4, depth: int = 2,
           entangler: str = "cnot", channels: tuple[int, int] = (8, 16), seed: int = 0,
-          dtype: str = "complex64") -> HybridClassifier:
+          dtype: str = "complex64", backbone: str | None = None,
+          weights: str | os.PathLike | None = None) -> HybridClassifier:
     """A freshly initialised model; weights drawn from ``seed``, real layers in float32
-    (``complex64``) or float64 (``complex128``)."""
-    check(kind, n_qubits, depth, entangler, channels)
+    (``complex64``) or float64 (``complex128``).  ``backbone="resnet18"``: the head on a frozen
+    ResNet-18 (``channels`` unused) loaded from the torchvision state_dict file ``weights``
+    (:class:`qnnscope.data.MissingData` naming it where it is missing; ``None``: torchvision's
+    random initialisation, drawn from ``seed``)."""
+    check(kind, n_qubits, depth, entangler, channels, backbone)
+    if backbone is None and weights is not None:
+        raise ValueError(f"weights {str(weights)!r} given without a backbone; allowed backbones: {', '.join(BACKBONES)}")
+    if backbone is not None and in_shape[0] not in (1, 3):
+        raise ValueError(f"backbone {backbone!r} takes 1- or 3-channel images, got in_shape {tuple(in_shape)}")
+    if weights is not None:
+        resnet.weights_file(weights)
     with torch.random.fork_rng():
         torch.manual_seed(sampling.stable_seed("hybrid", kind, seed))
-        model = HybridClassifier(kind, tuple(in_shape), n_classes, n_qubits, depth, entangler, tuple(channels), dtype)
+        if backbone is None:
+            model = HybridClassifier(kind, cnn(tuple(in_shape), tuple(channels)), channels[1], n_classes, n_qubits,
+                                     depth, entangler, dtype)
+        else:
+            net, width = BACKBONES[backbone]
+            model = BackboneClassifier(kind, net(), width, n_classes, n_qubits, depth, entangler, dtype)
+    if weights is not None:
+        model.features.load_state_dict_file(weights)
     return model.to(torch.float64 if engine.resolve_dtype(dtype) == torch.complex128 else torch.float32)
 
 
 def reinitialise_quantum(model: HybridClassifier, seed: int) -> HybridClassifier:
     """A copy whose VQC weights are redrawn uniformly on [0, 2π) (Adebayo et al.'s model
     randomisation, applied to the quantum layer only); everything else is unchanged."""
-    if model.kind == "classical":
+    if not hasattr(model, "quantum"):
         raise ValueError("the classical twin has no quantum layer to re-initialise")
     fresh = copy.deepcopy(model)
     rng = np.random.default_rng(sampling.stable_seed("reinitialise", seed))
@@ -227,7 +289,7 @@ def reinitialise_quantum(model: HybridClassifier, seed: int) -> HybridClassifier
 def flat_parameters(model: nn.Module) -> list[float]:
     """All trainable parameters in ``named_parameters`` order as one float64 list (the layout of
     :func:`qnnscope.landscapes.module_objective`)."""
-    return torch.cat([p.detach().reshape(-1).double() for p in model.parameters()]).tolist()
+    return torch.cat([p.detach().reshape(-1).double() for p in model.parameters() if p.requires_grad]).tolist()
 
 
 @torch.no_grad()
@@ -239,9 +301,27 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return loss, (logits.argmax(1) == y).double().mean().item(), logits
 
 
-def _signature(model: HybridClassifier, seed: int, epochs: int, batch_size: int, lr: float, n_train: int) -> dict:
+class _Head(nn.Module):
+    """A model's head as a module of its own: what trains on a frozen backbone's activations."""
+
+    def __init__(self, model: HybridClassifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return self.model.head(a)
+
+
+@torch.no_grad()
+def _activations(model: HybridClassifier, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    return torch.cat([model.activations(x[s:s + batch_size]) for s in range(0, len(x), batch_size)])
+
+
+def _signature(model: HybridClassifier, seed: int, epochs: int, batch_size: int, lr: float, n_train: int,
+               step_size: int | None, gamma: float) -> dict:
+    steps = {} if step_size is None else {"step_size": step_size, "gamma": gamma}
     return {"model": repr(model), "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-            "n_train": n_train}
+            "n_train": n_train, **steps}
 
 
 def _read_checkpoint(checkpoint: str | Path | None, log: logging.Logger) -> dict | None:
@@ -264,28 +344,38 @@ def _read_checkpoint(checkpoint: str | Path | None, log: logging.Logger) -> dict
 
 
 def train(model: HybridClassifier, train_ds, test_ds, *, epochs: int, batch_size: int = 32, lr: float = 0.01,
-          seed: int = 0, checkpoint: str | Path | None = None,
-          log: logging.Logger | None = None) -> tuple[HybridClassifier, pd.DataFrame]:
-    """Adam on the cross-entropy with a cosine learning-rate schedule over ``epochs``, minibatches
-    shuffled by a seed derived from ``seed`` and the epoch.  After every epoch the model, optimiser
-    and curves go to ``checkpoint`` (atomically); if it exists, training resumes after its last epoch (a checkpoint of another configuration
-    is refused).  Returns the model and its curves: one row per epoch, epoch 0 being the
-    initialisation, with train and test loss and accuracy, wall time, and the flat parameter
-    vector ``theta`` (the training path that loss landscapes scan along)."""
+          seed: int = 0, checkpoint: str | Path | None = None, log: logging.Logger | None = None,
+          step_size: int | None = None, gamma: float = 0.1) -> tuple[HybridClassifier, pd.DataFrame]:
+    """Adam on the cross-entropy over the trainable parameters, minibatches shuffled by a seed
+    derived from ``seed`` and the epoch, with a cosine learning-rate schedule over ``epochs``, or
+    with ``step_size``, Mari et al.'s StepLR: ``lr`` · ``gamma``^⌊epoch/step_size⌋.  A model with a
+    frozen backbone trains its head only, on the backbone's activations computed once (they are a
+    fixed function of the input).  After every epoch the model, optimiser, schedule and curves go
+    to ``checkpoint`` (atomically); if it exists, training resumes after its last epoch (a
+    checkpoint of another configuration is refused).  Returns the model and its curves: one row
+    per epoch, epoch 0 being the initialisation, with train and test loss and accuracy, wall time,
+    and the flat trainable-parameter vector ``theta`` (the training path that loss landscapes scan
+    along)."""
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0, got {epochs}, {batch_size}, {lr}")
+    if step_size is not None and (step_size < 1 or not gamma > 0):
+        raise ValueError(f"need step_size >= 1 and gamma > 0, got step_size {step_size}, gamma {gamma}")
     log = log or logging.getLogger("qnnscope.hybrid")
     dtype = next(model.parameters()).dtype
-    x, y = train_ds.x.to(dtype), train_ds.y
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    signature = _signature(model, seed, epochs, batch_size, lr, len(x))
+    x, y, test_x = train_ds.x.to(dtype), train_ds.y, test_ds.x.to(dtype)
+    forward = model
+    if model.frozen:
+        forward, x, test_x = _Head(model), _activations(model, x), _activations(model, test_x)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    scheduler = None if step_size is None else torch.optim.lr_scheduler.StepLR(optimiser, step_size, gamma)
+    signature = _signature(model, seed, epochs, batch_size, lr, len(x), step_size, gamma)
 
     def record(epoch: int, wall: float) -> dict:
         model.eval()
-        train_loss, train_acc, _ = evaluate(model, x, y)
-        test_loss, test_acc, _ = evaluate(model, test_ds.x, test_ds.y)
-        log.info("epoch %d/%d: train loss %.4f acc %.3f, test loss %.4f acc %.3f",
-                 epoch, epochs, train_loss, train_acc, test_loss, test_acc)
+        train_loss, train_acc, _ = evaluate(forward, x, y)
+        test_loss, test_acc, _ = evaluate(forward, test_x, test_ds.y)
+        log.info("epoch %d/%d (lr %.4g): train loss %.4f acc %.3f, test loss %.4f acc %.3f", epoch, epochs,
+                 optimiser.param_groups[0]["lr"], train_loss, train_acc, test_loss, test_acc)
         return {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss,
                 "test_accuracy": test_acc, "wall_time_s": wall, "theta": flat_parameters(model)}
 
@@ -297,6 +387,8 @@ def train(model: HybridClassifier, train_ds, test_ds, *, epochs: int, batch_size
                              "delete it to start afresh")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
         rows, start = state["rows"], state["epoch"]
         log.info("resumed from %s after epoch %d", checkpoint, start)
     else:
@@ -304,17 +396,21 @@ def train(model: HybridClassifier, train_ds, test_ds, *, epochs: int, batch_size
     for epoch in range(start, epochs):
         tic = time.perf_counter()
         order = np.random.default_rng(sampling.stable_seed("hybrid-epoch", seed, epoch)).permutation(len(x))
-        for group in optimiser.param_groups:
-            group["lr"] = lr * (1 + math.cos(math.pi * epoch / epochs)) / 2
+        if scheduler is None:
+            for group in optimiser.param_groups:
+                group["lr"] = lr * (1 + math.cos(math.pi * epoch / epochs)) / 2
         model.train()
         for s in range(0, len(x), batch_size):
             idx = torch.as_tensor(order[s:s + batch_size])
             optimiser.zero_grad()
-            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            nn.functional.cross_entropy(forward(x[idx]), y[idx]).backward()
             optimiser.step()
         rows.append(record(epoch + 1, time.perf_counter() - tic))
+        if scheduler is not None:
+            scheduler.step()
         if checkpoint is not None:
+            steps = {} if scheduler is None else {"scheduler": scheduler.state_dict()}
             with atomic_output(checkpoint) as tmp:
                 torch.save({"signature": signature, "model": model.state_dict(),
-                            "optimiser": optimiser.state_dict(), "rows": rows, "epoch": epoch + 1}, tmp)
+                            "optimiser": optimiser.state_dict(), "rows": rows, "epoch": epoch + 1, **steps}, tmp)
     return model, pd.DataFrame(rows)

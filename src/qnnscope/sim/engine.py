@@ -42,7 +42,7 @@ from qnnscope.sim import kernels
 from qnnscope.sim.layout import Program, lower
 from qnnscope.sim.observables import observable_groups
 from qnnscope.circuits.description import matrix
-from qnnscope.sim.plan import AXIS, Diagonal, OneQubit, Plan, compile_plan
+from qnnscope.sim.plan import AXIS, GROUP, Diagonal, OneQubit, Plan, compile_plan, wire_mask
 
 CHUNK_BYTES = 64 * 2**20
 """Memory per chunk of samples (states plus per-sample gate matrices and their temporaries)."""
@@ -82,10 +82,38 @@ class Compiled:
     rot_angle: torch.Tensor  # (n_rot,) fixed angle, or the offset b of a trainable a·θ + b
     rot_scale: torch.Tensor  # (n_rot,) the factor a of a trainable a·θ + b (1 where fixed)
     rot_choice: torch.Tensor  # (n_rot,) choice slot, −1 for fixed axis
+    group_factor: torch.Tensor  # (n_groups, GROUP) factor index of each Z-string term (the identity pads)
 
     @property
     def n(self) -> int:
         return self.plan.circuit.n_qubits
+
+    @property
+    def n_columns(self) -> int:
+        """Coefficient columns: one per single-qubit step, then two per phase group."""
+        return len(self.gate_steps) + 2 * len(self.plan.groups)
+
+    def phase_index(self, j: int, masks=None) -> torch.Tensor:
+        """(2^n,) which of group ``j``'s eight phases every basis state takes (logical layout, or
+        the kernel's physical bit ``masks``)."""
+        if masks is None:
+            masks = [wire_mask(self.plan.circuit.ops[t].wires, n=self.n) for t in self.plan.groups[j][1]]
+        key = ("phase index", tuple(masks))
+        if key not in self.vectors:
+            x = torch.arange(2**self.n, device=self.device)
+            v = torch.zeros_like(x)
+            for b, mask in enumerate(masks):
+                v |= _parity(x & mask) << b
+            self.vectors[key] = v
+        return self.vectors[key]
+
+    def z_vector(self, mask: int) -> torch.Tensor:
+        """(2^n,) ±1: the Z string on the index bits ``mask``."""
+        key = ("z", mask)
+        if key not in self.vectors:
+            x = torch.arange(2**self.n, device=self.device)
+            self.vectors[key] = (1 - 2 * _parity(x & mask)).to(REAL[self.dtype])
+        return self.vectors[key]
 
     def diag_vector(self, k: int) -> torch.Tensor:
         """(2^n, 1) signs of Diagonal step ``k`` (shared by every step with the same CZs)."""
@@ -103,21 +131,31 @@ class Compiled:
         return self.vectors[step]
 
 
+def _parity(x: torch.Tensor) -> torch.Tensor:
+    """Parity of the set bits of every entry (n ≤ 32)."""
+    for shift in (16, 8, 4, 2, 1):
+        x = x ^ (x >> shift)
+    return x & 1
+
+
 _CACHE: dict[tuple, Compiled] = {}
 _BY_ID: dict[tuple, tuple[Circuit, Compiled]] = {}  # the same, by the circuit object's identity
 
 
-def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype="complex64") -> Compiled:
-    """Compile ``circuit`` for ``device``/``dtype`` once; later calls return the cached plan."""
+def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype="complex64",
+                    phases: bool = True) -> Compiled:
+    """Compile ``circuit`` for ``device``/``dtype`` once; later calls return the cached plan.
+    ``phases=False`` lowers Z-string rotations to CNOTs and RZ (the noise models' primitive gates,
+    whose rotation positions :func:`param_shift` must then share)."""
     dev, cdt = torch.device(device), resolve_dtype(dtype)
-    fast = (id(circuit), str(dev), cdt)  # hashing a deep circuit costs more than a small chunk's work
+    fast = (id(circuit), str(dev), cdt, phases)  # hashing a deep circuit costs more than a small chunk's work
     if fast in _BY_ID and _BY_ID[fast][0] is circuit:
         return _BY_ID[fast][1]
-    key = (circuit, str(dev), cdt)
+    key = (circuit, str(dev), cdt, phases)
     if key in _CACHE:  # an equal circuit built again
         _BY_ID[fast] = (circuit, _CACHE[key])
         return _CACHE[key]
-    plan = compile_plan(circuit)
+    plan = compile_plan(circuit, phases)
     rdt = REAL[cdt]
     program = lower(plan, rotate_layout=circuit.n_qubits > LANE_QUBITS) if dev.type == "cpu" else None
     rots = [plan.circuit.ops[i] for i in plan.rotations]
@@ -146,6 +184,8 @@ def compile_circuit(circuit: Circuit, device: str | torch.device = "cpu", dtype=
         rot_angle=torch.tensor([op.offset if op.is_trainable else op.angle for op in rots], dtype=rdt, device=dev),
         rot_scale=torch.tensor([op.scale for op in rots], dtype=rdt, device=dev),
         rot_choice=torch.tensor([-1 if op.choice is None else op.choice for op in rots], dtype=torch.long, device=dev),
+        group_factor=torch.tensor([[factor_index[t] for t in terms] + [identity] * (GROUP - len(terms))
+                                   for _, terms in plan.groups], dtype=torch.long, device=dev).reshape(-1, GROUP),
     )
     _CACHE[key] = compiled
     _BY_ID[fast] = (circuit, compiled)
@@ -185,18 +225,28 @@ def factor_matrices(c: Compiled, rot: torch.Tensor) -> torch.Tensor:
     return torch.cat([rot, c.fixed.expand(rot.shape[0], -1, 2, 2)], 1)
 
 
+_PHASE_BITS = torch.tensor([[(v >> b) & 1 for v in range(2**GROUP)] for b in range(GROUP)], dtype=torch.bool)
+
+
 def step_matrices(c: Compiled, theta: torch.Tensor, choices: torch.Tensor, offsets=None, rot=None) -> torch.Tensor:
-    """(S, n_gate_steps, 2, 2): the fused matrix of every single-qubit step, per sample, by one
-    batched product per chain position."""
+    """(S, n_columns, 2, 2): the fused matrix of every single-qubit step, per sample, by one
+    batched product per chain position; then per phase group its table of 2^GROUP phases
+    Π_b e^{∓iφ_b/2} (the diagonal of the terms' R_Z, by the parity bit b), as two 2×2 blocks."""
     if rot is None:
         rot = rotation_matrices(c, theta, choices, offsets)
-    if not c.chain:
-        return rot.new_zeros(rot.shape[0], 0, 2, 2)
     factors = factor_matrices(c, rot)
-    mats = factors[:, c.chain[0]]
-    for level in c.chain[1:]:
-        mats = factors[:, level] @ mats
-    return mats
+    if not c.chain:
+        mats = rot.new_zeros(rot.shape[0], 0, 2, 2)
+    else:
+        mats = factors[:, c.chain[0]]
+        for level in c.chain[1:]:
+            mats = factors[:, level] @ mats
+    if not len(c.group_factor):
+        return mats
+    d = factors[:, c.group_factor]  # (S, G, GROUP, 2, 2)
+    bits = _PHASE_BITS.to(c.device)
+    table = torch.where(bits, d[..., 1, 1, None], d[..., 0, 0, None]).prod(2)  # (S, G, 2^GROUP)
+    return torch.cat([mats, table.reshape(table.shape[0], -1, 2, 2)], 1)
 
 
 def apply_1q(psi: torch.Tensor, m: torch.Tensor, wire: int, n: int, out: torch.Tensor | None) -> torch.Tensor:
@@ -221,17 +271,36 @@ def _zero_state(c: Compiled, b: int) -> torch.Tensor:
     return psi
 
 
+def _phases(c: Compiled, mats: torch.Tensor, j: int) -> torch.Tensor:
+    """(2^n, b): phase group ``j``'s phase of every basis state, per sample."""
+    g = len(c.gate_steps) + 2 * j
+    return mats[:, g:g + 2].reshape(mats.shape[0], -1)[:, c.phase_index(j)].T
+
+
+def _groups_of(c: Compiled) -> dict[int, list[int]]:
+    key = ("groups of",)
+    if key not in c.vectors:
+        c.vectors[key] = {}
+        for j, (k, _) in enumerate(c.plan.groups):
+            c.vectors[key].setdefault(k, []).append(j)
+    return c.vectors[key]
+
+
 def _run_torch(c: Compiled, mats: torch.Tensor, psi: torch.Tensor, functional: bool) -> torch.Tensor:
-    """Apply every step to ``psi`` (2^n, b) with torch ops; ``mats`` is (b, n_gate_steps, 2, 2)."""
+    """Apply every step to ``psi`` (2^n, b) with torch ops; ``mats`` is (b, n_columns, 2, 2)."""
     buf = None if functional else torch.empty_like(psi)
     col = 0
+    groups = _groups_of(c)
     for k, step in enumerate(c.plan.steps):
         if isinstance(step, OneQubit):
             new = apply_1q(psi, mats[:, col], step.wire, c.n, buf)
             buf, psi = (None if functional else psi), new
             col += 1
         elif isinstance(step, Diagonal):
-            psi = psi * c.diag_vector(k) if functional else psi.mul_(c.diag_vector(k))
+            factors = [c.diag_vector(k)] if step.pairs else []
+            factors += [_phases(c, mats, j) for j in groups.get(k, [])]
+            for f in factors:
+                psi = psi * f if functional else psi.mul_(f)
         else:
             psi = psi[c.perm_vector(k)]
     return psi
@@ -256,7 +325,8 @@ def _kernel(c: Compiled, psi: torch.Tensor, coef: np.ndarray, rows: np.ndarray) 
 
 
 def kernel_coefficients(mats: torch.Tensor) -> np.ndarray:
-    """(b, g, 2, 2) complex → (b, g, 8) real [re a, im a, re b, im b, re c, im c, re d, im d]."""
+    """(b, g, 2, 2) complex → (b, g, 8) real [re a, im a, re b, im b, re c, im c, re d, im d]
+    (a phase group's two columns: its eight phases, re and im interleaved)."""
     b, g = mats.shape[:2]
     return np.ascontiguousarray(torch.view_as_real(mats.reshape(b, g, 4)).reshape(b, g, 8).numpy())
 
@@ -382,7 +452,7 @@ def param_shift(circuit: Circuit, observable: Observable, theta, choices, params
     shifted copies run as one batch.
     ``expect`` replaces :func:`expectation` (same keywords), e.g. the noisy density-matrix one:
     the rule still holds when noise channels do not depend on θ."""
-    c = compile_circuit(circuit, device, dtype)
+    c = compile_circuit(circuit, device, dtype, phases=expect is None)  # offsets index the rotations ``expect`` compiles
     theta, choices = as_tensors(c, theta, choices)
     S = theta.shape[0]
     columns = _occurrences(c, params)
@@ -470,7 +540,8 @@ def tangent(circuit: Circuit, observable: Observable, theta, choices, params, dt
     costs = torch.empty(S, dtype=REAL[c.dtype])
     grads = torch.zeros(S, k, dtype=REAL[c.dtype])
     size = chunk_size(c, 1 + k)
-    prog = c.program
+    prog, ops = c.program, c.plan.circuit.ops
+    phase_groups = [j for j, (_, terms) in enumerate(c.plan.groups) if any(ops[t].param in index for t in terms)]
     for s in range(0, S, size):
         sl = slice(s, s + size)
         b = theta[sl].shape[0]
@@ -482,19 +553,26 @@ def tangent(circuit: Circuit, observable: Observable, theta, choices, params, dt
         psi[:, 0] = 1
         tangents: dict[int, torch.Tensor] = {}
         done = 0
-        for kk in sorted(gens, key=prog.gate_row.get) + [None]:
-            stop = len(prog.rows) if kk is None else prog.gate_row[kk] + 1
+        events = sorted([(prog.gate_row[kk], 0, kk) for kk in gens] + [(prog.phase_row[j], 1, j) for j in phase_groups])
+        for row, kind, kk in events + [(len(prog.rows) - 1, None, None)]:
+            stop = row + 1
             if stop > done:
                 batch = torch.cat([psi] + list(tangents.values()))
                 batch = _kernel(c, batch, np.tile(coef, (1 + len(tangents), 1, 1)), prog.rows[done:stop])
                 parts = batch.split(b)
                 psi, tangents = parts[0], dict(zip(tangents, parts[1:]))
                 done = stop
-            if kk is None:
+            if kind is None:
                 break
-            for slot, g in gens[kk]:
-                gate = np.array([[kernels.GATE, prog.phys_wire[kk], 0]])
-                inj = _kernel(c, psi, kernel_coefficients((-0.5j * g)[:, None]), gate)
+            if kind == 0:
+                injections = []
+                for slot, g in gens[kk]:
+                    gate = np.array([[kernels.GATE, prog.phys_wire[kk], 0]])
+                    injections.append((slot, _kernel(c, psi, kernel_coefficients((-0.5j * g)[:, None]), gate)))
+            else:  # ∂/∂θ of exp(−iφZ_S/2), φ = aθ + b: (−ia/2) Z_S ψ (the step's diagonals commute)
+                injections = [(ops[t].param, psi * (c.z_vector(prog.phase_masks[kk][pos]) * (-0.5j * ops[t].scale)))
+                              for pos, t in enumerate(c.plan.groups[kk][1]) if ops[t].param in index]
+            for slot, inj in injections:
                 tangents[slot] = tangents[slot] + inj if slot in tangents else inj
         lam = obs.apply(psi)
         costs[sl] = (psi.conj() * lam).sum(1).real
@@ -521,7 +599,10 @@ def _backward_program(c: Compiled) -> tuple[np.ndarray, np.ndarray]:
             rows.append((kind, n - a, 0))
         else:
             rows.append((kind, a, b))
-    last = [r for r, (kind, _, b) in enumerate(rows) if kind == kernels.GATE and moment[b] >= 0]
+    trainable_groups = {len(c.gate_steps) + 2 * j for j, (_, terms) in enumerate(c.plan.groups)
+                        if any(ops[t].is_trainable for t in terms)}
+    last = [r for r, (kind, _, b) in enumerate(rows)
+            if (kind == kernels.GATE and moment[b] >= 0) or (kind == kernels.PHASE and b in trainable_groups)]
     rows = rows[: last[-1] + 1] if last else []
     c.backward = (np.asarray(rows, dtype=np.int64).reshape(-1, 3), moment)
     return c.backward
@@ -535,17 +616,38 @@ def _sweep(c: Compiled, choices: torch.Tensor, rot: torch.Tensor, mats: torch.Te
     grads = torch.zeros(psi.shape[0], c.plan.circuit.n_params, dtype=torch.float64)
     if not len(rows):
         return grads
-    out = np.zeros((psi.shape[0], int(moment.max()) + 1, 8))
+    gs = len(c.gate_steps)
+    out = np.zeros((psi.shape[0], max(int(moment.max(initial=-1)) + 1, c.n_columns if c.plan.groups else 0), 8))
     (re, im), (lre, lim) = _planar(psi), _planar(lam)
-    coef = kernel_coefficients(mats.conj().transpose(-1, -2))
+    coef = kernel_coefficients(torch.cat([mats[:, :gs].conj().transpose(-1, -2), mats[:, gs:].conj()], 1))
     p = c.program
     kernels.adjoint_sweep(re, im, lre, lim, coef, moment, rows, p.dterms, p.ddesc, p.dsign, p.ptables, c.n, out)
     steps, slot, g = generator_stack(c, choices, rot)
-    if ("moments", len(steps)) not in c.vectors:  # each factor's moment column, once per plan
-        c.vectors[("moments", len(steps))] = torch.as_tensor(moment[[c.program.column[k] for k in steps]])
-    m = torch.view_as_complex(torch.from_numpy(out).reshape(*out.shape[:2], 4, 2))[:, c.vectors[("moments", len(steps))]]
-    values = (g.reshape(*g.shape[:2], 4).to(torch.complex128) * m).sum(-1).imag
-    return grads.index_add_(1, slot, values)
+    if steps:
+        if ("moments", len(steps)) not in c.vectors:  # each factor's moment column, once per plan
+            c.vectors[("moments", len(steps))] = torch.as_tensor(moment[[c.program.column[k] for k in steps]])
+        m = torch.view_as_complex(torch.from_numpy(out).reshape(*out.shape[:2], 4, 2))[:, c.vectors[("moments", len(steps))]]
+        grads.index_add_(1, slot, (g.reshape(*g.shape[:2], 4).to(torch.complex128) * m).sum(-1).imag)
+    terms = _phase_terms(c)
+    if len(terms[0]):  # ∂C/∂φ = Im Σ λ̄ z ψ of each trainable Z-string term, times its scale a
+        slot, scale, column, part = terms
+        grads.index_add_(1, slot, torch.from_numpy(out[:, column, part]) * scale)
+    return grads
+
+
+def _phase_terms(c: Compiled) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+    """Per trainable Z-string term: its slot, scale a, moment column and the place of its
+    moment's imaginary part there (:func:`kernels.adjoint_sweep`)."""
+    key = ("phase terms",)
+    if key not in c.vectors:
+        ops, rows = c.plan.circuit.ops, []
+        for j, (_, terms) in enumerate(c.plan.groups):
+            rows += [(ops[t].param, ops[t].scale, len(c.gate_steps) + 2 * j, 2 * b + 1)
+                     for b, t in enumerate(terms) if ops[t].is_trainable]
+        slot, scale, column, part = zip(*rows) if rows else ((), (), (), ())
+        c.vectors[key] = (torch.tensor(slot, dtype=torch.long), torch.tensor(scale, dtype=torch.float64),
+                          np.array(column, dtype=np.int64), np.array(part, dtype=np.int64))
+    return c.vectors[key]
 
 
 def vector_jacobian(circuit: Circuit, theta, lam, psi=None, choices=None, dtype="complex64") -> torch.Tensor:
@@ -605,7 +707,7 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
         costs[sl] = (psi.conj() * lam).sum(1).real
         psi, lam = psi.T.contiguous(), lam.T.contiguous()
         buf, lbuf = torch.empty_like(psi), torch.empty_like(lam)
-        col = len(c.gate_steps)
+        col, groups = len(c.gate_steps), _groups_of(c)
         for k in range(len(c.plan.steps) - 1, -1, -1):
             step = c.plan.steps[k]
             if isinstance(step, OneQubit):
@@ -621,8 +723,18 @@ def adjoint(circuit: Circuit, observable: Observable, theta, choices=None, devic
                 psi, buf = apply_1q(psi, inv, step.wire, n, buf), psi
                 lam, lbuf = apply_1q(lam, inv, step.wire, n, lbuf), lam
             elif isinstance(step, Diagonal):
-                psi.mul_(c.diag_vector(k))
-                lam.mul_(c.diag_vector(k))
+                ops = c.plan.circuit.ops
+                for j in groups.get(k, []):
+                    for t in c.plan.groups[j][1]:
+                        if ops[t].is_trainable:  # ∂C/∂φ = Im Σ λ̄ z ψ, at any point of the commuting step
+                            z = c.z_vector(wire_mask(ops[t].wires, n=n))[:, None]
+                            grads[sl, ops[t].param] += ops[t].scale * (lam.conj() * z * psi).sum(0).imag
+                    phase = _phases(c, mats, j).conj()
+                    psi.mul_(phase)
+                    lam.mul_(phase)
+                if step.pairs:
+                    psi.mul_(c.diag_vector(k))
+                    lam.mul_(c.diag_vector(k))
             else:
                 inverse = c.perm_vector(k, inverse=True)
                 psi, lam = psi[inverse], lam[inverse]

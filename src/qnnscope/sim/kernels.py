@@ -10,7 +10,9 @@ current.  Validated against the torch path and the dense oracle in ``tests/test_
 
 Program rows (kind, a, b):  0 = single-qubit gate on physical wire a with coefficient column b;
 1 = CZ signs of descriptor a (its (shift, mask) terms and block table);  2 = CNOT permutation by byte
-table a (b is its inverse's table);  3 = rotate the layout by a.  Signs and permutation indices
+table a (b is its inverse's table);  3 = rotate the layout by a;  4 = phases of up to three
+Z-string rotations (descriptor a: count, then each term's bit mask) from the per-sample table of
+eight phases in coefficient columns b, b + 1.  Signs, phases and permutation indices
 are computed from the index bits as they are applied (:mod:`qnnscope.sim.layout`), so a program
 holds no array over the basis states.
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-GATE, DIAG, PERM, ROTATE = 0, 1, 2, 3
+GATE, DIAG, PERM, ROTATE, PHASE = 0, 1, 2, 3, 4
 
 
 @njit(fastmath=True, cache=True)
@@ -264,6 +266,58 @@ def _permute(r, i, tr, ti, table):
 
 
 @njit(fastmath=True, cache=True)
+def _phase_index(x, desc):
+    """Which of the eight table phases basis state x takes: bit b = parity of x in term b's wires."""
+    v = 0
+    for b in range(desc[0]):
+        v |= _parity(x & desc[1 + b]) << b
+    return v
+
+
+@njit(fastmath=True, cache=True)
+def _phase(r, i, c, col, desc):
+    """Multiply basis state x by phase ``table[v(x)]`` (:func:`_phase_index`), the table's eight
+    complex entries in coefficient columns ``col``, ``col + 1`` (re, im interleaved)."""
+    for x in range(r.shape[0]):
+        v = _phase_index(x, desc)
+        pr = c[col + (v >> 2), 2 * (v & 3)]
+        pi = c[col + (v >> 2), 2 * (v & 3) + 1]
+        x_r = r[x]
+        r[x] = pr * x_r - pi * i[x]
+        i[x] = pr * i[x] + pi * x_r
+
+
+@njit(fastmath=True, cache=True)
+def _phase_moment(r, i, lr, li, c, col, desc, out):
+    """Add m_b = Σ_x λ̄_x z_b(x) ψ_x (z_b = ±1, the term's Z string) to ``out`` (re, im of term b
+    at 2b, 2b + 1), then multiply ψ and λ by the table (``c`` holds the conjugate phases).  A
+    diagonal step leaves λ̄_x ψ_x unchanged, so the moments of a step's terms can be taken at
+    any of its rows."""
+    m = np.zeros(6)
+    for x in range(r.shape[0]):
+        v = _phase_index(x, desc)
+        qr = lr[x] * r[x] + li[x] * i[x]
+        qi = lr[x] * i[x] - li[x] * r[x]
+        for b in range(desc[0]):
+            if (v >> b) & 1:
+                m[2 * b] -= qr
+                m[2 * b + 1] -= qi
+            else:
+                m[2 * b] += qr
+                m[2 * b + 1] += qi
+        pr = c[col + (v >> 2), 2 * (v & 3)]
+        pi = c[col + (v >> 2), 2 * (v & 3) + 1]
+        x_r = r[x]
+        r[x] = pr * x_r - pi * i[x]
+        i[x] = pr * i[x] + pi * x_r
+        x_r = lr[x]
+        lr[x] = pr * x_r - pi * li[x]
+        li[x] = pr * li[x] + pi * x_r
+    for b in range(2 * desc[0]):
+        out[b] += m[b]
+
+
+@njit(fastmath=True, cache=True)
 def _fixed_row(r, i, fr, fi, kind, a, dterms, ddesc, dsign, ptables, n):
     """Apply a CZ, CNOT or ROTATE row to the state (r, i) with the free buffers (fr, fi); returns
     (state, free) — the permutation and the rotation write into the free pair."""
@@ -291,6 +345,8 @@ def evolve(re, im, coef, prog, dterms, ddesc, dsign, ptables, n):
             a = prog[row, 1]
             if kind == 0:
                 apply_gate(r, i, coef[s, prog[row, 2]], a, n)
+            elif kind == 4:
+                _phase(r, i, coef[s], prog[row, 2], ddesc[a])
             else:
                 r, i, tr, ti = _fixed_row(r, i, tr, ti, kind, a, dterms, ddesc, dsign, ptables, n)
         if r.ctypes.data != re[s].ctypes.data:
@@ -365,8 +421,9 @@ def adjoint_sweep(re, im, lre, lim, coef, moment, prog, dterms, ddesc, dsign, pt
     ``prog`` is the inverted program: (GATE, wire, column k) undoes single-qubit step k
     (``coef[s, k]`` holds its G†), first adding the step's moments m[a, b] = Σ λ̄_a ψ_b to
     ``out[s, moment[k]]`` when ``moment[k]`` ≥ 0 (∂C/∂θ of a factor with generator G_f, moved
-    to the step's output, is Im Σ G_f[a, b] m[a, b]); DIAG and PERM rows are already inverses,
-    and a ROTATE row by a is undone by rotating by n − a."""
+    to the step's output, is Im Σ G_f[a, b] m[a, b]); a PHASE row (columns k, k + 1 hold the
+    conjugate table) adds its terms' moments Σ λ̄ z ψ to ``out[s, k]`` (∂C/∂φ = Im of it); DIAG
+    and PERM rows are already inverses, and a ROTATE row by a is undone by rotating by n − a."""
     for s in prange(re.shape[0]):
         r = re[s]
         i = im[s]
@@ -381,6 +438,8 @@ def adjoint_sweep(re, im, lre, lim, coef, moment, prog, dterms, ddesc, dsign, pt
                 else:
                     apply_gate(r, i, coef[s, k], a, n)
                     apply_gate(lr, li, coef[s, k], a, n)
+            elif kind == 4:
+                _phase_moment(r, i, lr, li, coef[s], k, ddesc[a], out[s, k])
             else:  # one free pair of buffers serves both states
                 r, i, fr, fi = _fixed_row(r, i, fr, fi, kind, a, dterms, ddesc, dsign, ptables, n)
                 lr, li, fr, fi = _fixed_row(lr, li, fr, fi, kind, a, dterms, ddesc, dsign, ptables, n)
@@ -418,6 +477,21 @@ def _cz_lanes(r, i, terms, desc):
 
 
 @njit(fastmath=True, cache=True)
+def _phase_lanes(r, i, coef, col, desc, s0):
+    """:func:`_phase` on lane states, the tables of samples s0… in ``coef`` (g, 8, B)."""
+    for x in range(r.shape[0]):
+        v = _phase_index(x, desc)
+        c = coef[col + (v >> 2)]
+        j = 2 * (v & 3)
+        for s in range(r.shape[1]):
+            pr = c[j, s0 + s]
+            pi = c[j + 1, s0 + s]
+            x_r = r[x, s]
+            r[x, s] = pr * x_r - pi * i[x, s]
+            i[x, s] = pr * i[x, s] + pi * x_r
+
+
+@njit(fastmath=True, cache=True)
 def _permute_lanes(r, i, tr, ti, table):
     for x in range(r.shape[0]):
         p = _source(x, table)
@@ -445,6 +519,8 @@ def evolve_lanes(re, im, coef, prog, dterms, ddesc, dsign, ptables, n):
                 _gate_lanes(r, i, np.ascontiguousarray(coef[prog[row, 2], :, s0:s1]), a, n)
             elif kind == 1:
                 _cz_lanes(r, i, dterms, ddesc[a])
+            elif kind == 4:
+                _phase_lanes(r, i, coef, prog[row, 2], ddesc[a], s0)
             else:
                 _permute_lanes(r, i, tr, ti, ptables[a])
                 r, tr = tr, r

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qnnscope.sim.kernels import BLOCK, CROSS_MAX, DIAG, GATE, PERM, ROTATE, sign_table
-from qnnscope.sim.plan import Diagonal, OneQubit, Permutation, Plan
+from qnnscope.sim.kernels import BLOCK, CROSS_MAX, DIAG, GATE, PERM, PHASE, ROTATE, sign_table
+from qnnscope.sim.plan import Diagonal, OneQubit, Permutation, Plan, wire_mask
 
 HALF_MIN = 64
 """Shortest contiguous run (amplitudes) a gate may meet before a rotation is inserted; for large
@@ -35,12 +35,15 @@ class Program:
 
     rows: np.ndarray  # (R, 3) int64
     dterms: np.ndarray  # (K, 2) int64: (shift, mask) terms of the CZ rows
-    ddesc: np.ndarray  # (D, 4 + CROSS_MAX) int64: per CZ row (first term, count, table offset, cross bits, positions)
+    ddesc: np.ndarray  # (D, 4 + CROSS_MAX) int64: per CZ row (first term, count, table offset, cross bits,
+    # positions); per PHASE row (term count, each term's physical bit mask)
     dsign: np.ndarray  # float64: the CZ rows' block tables (kernels.sign_table), one after another
     ptables: np.ndarray  # (P, 4, 256) int64: byte tables of the CNOT rows and of their inverses
     column: dict[int, int]
     gate_row: dict[int, int]
     phys_wire: dict[int, int]
+    phase_row: list[int]  # per plan group (Plan.groups): its PHASE row
+    phase_masks: list[list[int]]  # per plan group: its terms' physical bit masks there
 
 
 MAX_QUBITS = 32
@@ -80,7 +83,8 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
     wires and commute, so within such a run the gates with long runs go first and the rest
     after one rotation; ``rotate_layout=False`` keeps the logical layout throughout (for the
     lane kernel).  A CZ row is (DIAG, descriptor, 0), a CNOT row (PERM, table, table of the
-    inverse)."""
+    inverse), a group of Z-string rotations (PHASE, descriptor, first of its two coefficient
+    columns, after the single-qubit steps' columns)."""
     n = plan.circuit.n_qubits
     if n > MAX_QUBITS:
         raise ValueError(f"the CPU kernel takes at most {MAX_QUBITS} qubits, got {n}")
@@ -95,6 +99,11 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
     column = {k: j for j, k in enumerate(k for k, s in enumerate(plan.steps) if isinstance(s, OneQubit))}
     gate_row: dict[int, int] = {}
     phys_wire: dict[int, int] = {}
+    phase_row: list[int] = []
+    phase_masks: list[list[int]] = []
+    groups_of: dict[int, list[int]] = {}
+    for j, (k, _) in enumerate(plan.groups):
+        groups_of.setdefault(k, []).append(j)
     shift = 0
 
     def rotate(k: int) -> None:
@@ -136,6 +145,14 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
         flush()
         bit = {w: n - 1 - p for w, p in enumerate(pos)}
         if isinstance(step, Diagonal):
+            for j in groups_of.get(k, []):
+                masks = [wire_mask(plan.circuit.ops[t].wires, bit) for t in plan.groups[j][1]]
+                phase_row.append(len(rows))
+                phase_masks.append(masks)
+                rows.append((PHASE, len(descs), len(column) + 2 * j))
+                descs.append(np.array([len(masks), *masks] + [0] * (3 + CROSS_MAX - len(masks))))
+            if not step.pairs:
+                continue
             key = (tuple(pos), step.pairs)
             if key not in diag_rows:
                 terms = sign_terms(step.pairs, bit)
@@ -167,5 +184,7 @@ def lower(plan: Plan, rotate_layout: bool = True) -> Program:
         column=column,
         gate_row=gate_row,
         phys_wire=phys_wire,
+        phase_row=phase_row,
+        phase_masks=phase_masks,
     )
 

@@ -176,7 +176,7 @@ _SCHEDULES: dict[tuple, _Schedule] = {}
 
 
 def _schedule(circuit: Circuit, device, dtype) -> _Schedule:
-    c = compile_circuit(circuit, device, dtype)
+    c = compile_circuit(circuit, device, dtype, phases=False)  # channels follow CNOT-form primitives
     key = (circuit, str(c.device), c.dtype)
     if key in _SCHEDULES:
         return _SCHEDULES[key]

@@ -5,7 +5,10 @@ The plan is a list of steps, each one pass over the state:
 * ``OneQubit`` — a chain of consecutive single-qubit gates on one wire, fused into one 2×2
   matrix per sample (e.g. RY(π/4)·R_P(θ) in McClean's first layer, RY·RZ in the HEA);
 * ``Diagonal`` — every diagonal gate that can be moved together (a whole CZ ladder, the CZs of an
-  alternating sub-layer): one ±1 sign per basis state, (−1)^(Σ x_a x_b) over its CZ pairs;
+  alternating sub-layer, a QAOA or HVA layer's RZZs): one ±1 sign per basis state,
+  (−1)^(Σ x_a x_b) over its CZ pairs, times the phases of its Z-string rotations
+  exp(−iφ_t Z_{S_t}/2), taken in groups of up to ``GROUP`` terms: per group and sample a table of
+  2^GROUP phases, indexed by the parities of the basis state's bits in each term's wires;
 * ``Permutation`` — consecutive CNOTs folded into one permutation of basis states, a GF(2)-linear
   map of the index bits.
 
@@ -26,10 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qnnscope.circuits.description import Circuit, Op
-from qnnscope.circuits.lowering import to_primitives
+from qnnscope.circuits.lowering import is_phase, to_primitives
 
-AXIS = {"RX": 0, "RY": 1, "RZ": 2}
-"""Pauli axis of the fixed-axis rotations (RP takes it per sample)."""
+AXIS = {"RX": 0, "RY": 1, "RZ": 2, "PAULIROT": 2}
+"""Pauli axis of the fixed-axis rotations (RP takes it per sample); a Z-string rotation's R_Z
+matrix holds its two phases e^{∓iφ/2} on the diagonal."""
+GROUP = 3
+"""Z-string rotations per phase table (2^GROUP entries per sample: 16 reals, two kernel columns)."""
 
 
 @dataclass
@@ -42,9 +48,11 @@ class OneQubit:
 
 @dataclass(frozen=True)
 class Diagonal:
-    """Product of CZ gates on the logical wire ``pairs`` (a multiset: CZ·CZ = I counts)."""
+    """Product of CZ gates on the logical wire ``pairs`` (a multiset: CZ·CZ = I counts) and of the
+    Z-string rotations ``terms`` (op indices, applied in groups :attr:`Plan.groups`)."""
 
     pairs: tuple[tuple[int, int], ...]
+    terms: tuple[int, ...] = ()
 
     def vector(self, n: int) -> np.ndarray:
         """The ±1 sign of every basis state (float64, length 2^n, wire 0 most significant)."""
@@ -86,15 +94,24 @@ class Plan:
     steps: list[Step]
     rotations: list[int]  # op indices of all rotation gates, in op order
     rot_pos: dict[int, int]  # op index -> position in ``rotations``
+    groups: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)  # (Diagonal step, ≤ GROUP terms)
 
 
 def _is_diagonal(op: Op) -> bool:
-    return op.gate == "CZ"
+    return op.gate == "CZ" or is_phase(op)
 
 
-def compile_plan(circuit: Circuit) -> Plan:
-    """Schedule ``circuit``, rewritten into primitive gates, into fused steps (see module docstring)."""
-    circuit = to_primitives(circuit)
+def wire_mask(wires, bit: dict[int, int] | None = None, n: int | None = None) -> int:
+    """The index bits of ``wires``: at ``bit[w]`` (counted from the least significant bit), or
+    logical (wire 0 most significant of ``n``)."""
+    return sum(1 << (bit[w] if bit is not None else n - 1 - w) for w in wires)
+
+
+def compile_plan(circuit: Circuit, phases: bool = True) -> Plan:
+    """Schedule ``circuit``, rewritten into primitive gates, into fused steps (see module
+    docstring); ``phases=False`` lowers Z-string rotations to CNOTs and RZ (noise models apply
+    their channels per primitive gate of that form)."""
+    circuit = to_primitives(circuit, phases)
     n = circuit.n_qubits
     ops = circuit.ops
     queues: list[deque[int]] = [deque() for _ in range(n)]
@@ -131,7 +148,8 @@ def compile_plan(circuit: Circuit) -> Plan:
                 diag_ops.append(i)
             frontier = [i for i in {q[0] for q in queues if q} if _is_diagonal(ops[i]) and ready(i)]
         if diag_ops:
-            steps.append(Diagonal(tuple(sorted(ops[i].wires for i in diag_ops))))
+            terms = tuple(sorted(i for i in diag_ops if ops[i].gate != "CZ"))
+            steps.append(Diagonal(tuple(sorted(ops[i].wires for i in diag_ops if ops[i].gate == "CZ")), terms))
             remaining -= len(diag_ops)
             continue
         cnots: list[tuple[int, int]] = []
@@ -146,4 +164,6 @@ def compile_plan(circuit: Circuit) -> Plan:
         steps.append(Permutation(tuple(cnots)))
         remaining -= len(cnots)
     rotations = [i for i, op in enumerate(ops) if op.is_rotation]
-    return Plan(circuit, steps, rotations, {i: k for k, i in enumerate(rotations)})
+    groups = [(k, step.terms[g:g + GROUP]) for k, step in enumerate(steps) if isinstance(step, Diagonal)
+              for g in range(0, len(step.terms), GROUP)]
+    return Plan(circuit, steps, rotations, {i: k for k, i in enumerate(rotations)}, groups)
