@@ -111,10 +111,10 @@ def test_bad_blocks_are_refused_before_any_job(tmp_path):
     bad = {"qgradcam": [{"name": "x", "dataset": "digits", "options": {"size": 4}}]}
     done = run(tmp_path, bad, "-n")
     assert done.returncode != 0 and "qgradcam[0].options: 'size' not an option of dataset 'digits'" in done.stdout + done.stderr
-    bad = {"qgradcam": [{"name": "x", "dataset": "cifar10"}]}
+    bad = {"qgradcam": [{"name": "x", "dataset": "imagenet"}]}
     done = run(tmp_path, bad, "-n")
     out = done.stdout + done.stderr
-    assert done.returncode != 0 and "cifar10" in out and "synthetic_speech" in out
+    assert done.returncode != 0 and "imagenet" in out and "synthetic_speech" in out and "cifar10" in out
     bad = {"qgradcam": [{"name": "x", "dataset": "digits"}, {"name": "x", "dataset": "synthetic_images"}]}
     done = run(tmp_path, bad, "-n")
     assert done.returncode != 0 and "qgradcam[1].name: 'x' is used by two qgradcam blocks" in done.stdout + done.stderr
