@@ -333,3 +333,20 @@ def test_the_workflow_plans_graph_points_and_refuses_a_graph_too_big_for_its_qub
     assert refused.returncode != 0 and "Job stats" not in out
     assert ("gradients[0].graph (with gradients[0].qubits = 4): g_4.txt, line 4: '3 5': edge (3, 5) uses wire 5; "
             "allowed: wires 0..3 (4 qubits)") in out, out[-3000:]
+
+
+def test_graph_points_get_the_lie_prediction_of_the_same_circuit(tmp_path, monkeypatch):
+    """A ring written as a graph file is families.qaoa_ring: the predictions table gives the graph
+    point the DLA and predicted variance of the built-in ring (theory beside measurement)."""
+    from qnnscope.gradients import theory
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ring.txt").write_text("0 1\n1 2\n2 3\n3 0\n")
+    base = {"model": "vqc", "cost_function": "local", "init": "uniform", "n_qubits": 4, "depth": 2,
+            "param_index": 0, "identity_block": 0, "noise": "none", "shots": 0, "circuit": ""}
+    graph = theory.predict_row({**base, "ansatz": "qaoa", "graph": "ring.txt"})
+    ring = theory.predict_row({**base, "ansatz": "qaoa_ring", "graph": ""})
+    assert graph["dla_dim"] == ring["dla_dim"] and graph["dla_dim"] > 0
+    assert graph["dla_type"] == ring["dla_type"]
+    assert graph["var_predicted"] == pytest.approx(ring["var_predicted"], rel=1e-12, nan_ok=True)
+    assert graph["prediction_reason"] == ring["prediction_reason"]

@@ -42,7 +42,11 @@ def _text(value, default: str = "") -> str:
 
 
 @lru_cache(maxsize=256)
-def _circuit(ansatz: str, n: int, depth: int, identity_block: int, spec: str):
+def _circuit(ansatz: str, n: int, depth: int, identity_block: int, spec: str, graph: str = ""):
+    if graph:  # QAOA on the user's graph file (the row's ``graph`` column)
+        from qnnscope.circuits import families
+
+        return families.qaoa(n, depth, families.graph_edges(graph, n), identity_block)
     if spec:
         from qnnscope.circuits.importers import load
 
@@ -53,15 +57,20 @@ def _circuit(ansatz: str, n: int, depth: int, identity_block: int, spec: str):
 
 
 @lru_cache(maxsize=4096)
-def _predict(ansatz: str, n: int, depth: int, identity_block: int, spec: str, cost: str, slot: int):
+def _predict(ansatz: str, n: int, depth: int, identity_block: int, spec: str, cost: str, slot: int, graph: str = ""):
     from qnnscope.costs import make_cost
 
-    return lie.predict(_circuit(ansatz, n, depth, identity_block, spec), make_cost(cost, n), slot)
+    edges = None
+    if graph:
+        from qnnscope.circuits import families
+
+        edges = families.graph_edges(graph, n)
+    return lie.predict(_circuit(ansatz, n, depth, identity_block, spec, graph), make_cost(cost, n, graph=edges), slot)
 
 
 @lru_cache(maxsize=256)
-def _dla(ansatz: str, n: int, depth: int, identity_block: int, spec: str):
-    return lie.dynamical_lie_algebra(_circuit(ansatz, n, depth, identity_block, spec))
+def _dla(ansatz: str, n: int, depth: int, identity_block: int, spec: str, graph: str = ""):
+    return lie.dynamical_lie_algebra(_circuit(ansatz, n, depth, identity_block, spec, graph))
 
 
 def predict_row(row) -> dict:
@@ -75,9 +84,9 @@ def predict_row(row) -> dict:
     sigma = row.get("sigma")
     sigma = None if sigma is None or (isinstance(sigma, float) and math.isnan(sigma)) else float(sigma)
     noise, shots = _text(row.get("noise"), "none"), int(row.get("shots", 0) or 0)
-    spec = _text(row.get("circuit"))
+    spec, graph = _text(row.get("circuit")), _text(row.get("graph"))
     closed = None
-    if noise == "none" and shots == 0 and not spec:
+    if noise == "none" and shots == 0 and not spec and not graph:
         try:
             closed = exact.gradient_variance(ansatz, cost, n, depth, init, slot, block, sigma, model=model,
                                              data=_text(row.get("data")))
@@ -90,7 +99,7 @@ def predict_row(row) -> dict:
             out["prediction_reason"] = "dissipative QNN: no Lie-algebraic prediction (not one unitary circuit)"
         return out
     try:
-        dla = _dla(ansatz, n, depth, block, spec)
+        dla = _dla(ansatz, n, depth, block, spec, graph)
     except (ValueError, OSError) as error:
         out["prediction_reason"] = f"circuit not analysed: {error}"
         return out
@@ -112,7 +121,7 @@ def predict_row(row) -> dict:
         out["prediction_reason"] = "; ".join(reasons)
         return out
     try:
-        p = _predict(ansatz, n, depth, block, spec, cost, slot)
+        p = _predict(ansatz, n, depth, block, spec, cost, slot, graph)
     except ValueError as error:
         out["prediction_reason"] = str(error)
         return out
@@ -135,7 +144,7 @@ def add_predictions(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([table.drop(columns=[c for c in PREDICTION_COLUMNS if c in table.columns]), extra], axis=1)
 
 
-SUMMARY_KEYS = ("sweep", "model", "ansatz", "circuit", "cost_function", "init", "noise", "shots", "n_qubits", "depth",
+SUMMARY_KEYS = ("sweep", "model", "ansatz", "circuit", "graph", "cost_function", "init", "noise", "shots", "n_qubits", "depth",
                 "param_index")
 
 
